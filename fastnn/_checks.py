@@ -1,0 +1,47 @@
+"""Argument checks shared by the library and the CLI: one message format everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def check_choice(kind: str, value: object, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise ValueError listing them."""
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; choose from: {', '.join(choices)}")
+    return value
+
+
+def check_positive(kind: str, value: object, integer: bool = False) -> float | int:
+    """Return ``value`` if it is a finite number > 0 (an int when ``integer``), else raise."""
+    ok_type = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        want = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{kind} must be {want}, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        want = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{kind} must be {want}, got {value!r}")
+    return value
+
+
+def check_dtype(dtype: object) -> np.dtype:
+    """Return ``dtype`` as a NumPy float dtype (float64 or float32), else raise ValueError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from: float64, float32")
+    return dt
+
+
+def check_finite(name: str, a: np.ndarray) -> None:
+    """Raise ValueError if ``a`` holds NaN or inf, naming the first bad index."""
+    if not np.isfinite(a).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{name} contains NaN or inf (first at index {bad})")

@@ -1,0 +1,43 @@
+"""Losses by name: each maps (pred, y) to (loss as a Python float, dloss/dpred).
+
+NOTE: losses are means over samples and sums over output units, so the MSE gradient is the lab's
+``2 * (pred - y) / N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._checks import check_choice
+
+
+def mse(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean over samples of the summed squared error; gradient 2 (pred - y) / N."""
+    N = pred.shape[0]
+    diff = pred - y
+    loss = float(np.vdot(diff, diff)) / N
+    diff *= 2.0 / N
+    return loss, diff
+
+
+def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of probabilities ``pred`` (clipped to [eps, 1 - eps]) and 0/1 labels."""
+    N = pred.shape[0]
+    eps = np.finfo(pred.dtype).eps
+    p = np.clip(pred, eps, 1.0 - eps)
+    loss = -float(np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p))) / N
+    grad = (p - y) / (p * (1.0 - p) * N)
+    return loss, grad
+
+
+LOSSES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]] = {
+    "mse": mse,
+    "bce": bce,
+}
+
+
+def get_loss(name: str) -> Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]:
+    """Return the loss function called ``name``; ValueError listing the choices otherwise."""
+    return LOSSES[check_choice("loss", name, LOSSES)]

@@ -1,0 +1,156 @@
+"""Models: a Sequential stack of layers over one flat parameter buffer, and the MLP builder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ._checks import check_dtype, check_positive
+from .activations import check_activation
+from .init import get_initializer
+from .layers import Activation, Dense, Layer, layer_from_config
+
+FORMAT_VERSION = 1
+
+
+class Sequential:
+    """Layers applied in order; all parameters live in ``params`` (flat), gradients in ``grads``.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        The stack, first layer first. Shapes must chain: each layer takes what the last gives.
+    input_shape : tuple of int, optional
+        Per-sample input shape; taken from the first Dense layer when omitted.
+    init : str
+        Weight initializer name (``normal``, ``small``, ``xavier``, ``he``); biases start at 0.
+    seed : int, optional
+        Seed of the initializer's generator; the same seed gives the same weights.
+    dtype : str or dtype
+        ``float64`` (default) or ``float32``.
+    """
+
+    def __init__(self, layers: Sequence[Layer], input_shape: tuple[int, ...] | None = None,
+                 init: str = "normal", seed: int | None = None, dtype="float64") -> None:
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("a model needs at least one layer")
+        self.dtype = check_dtype(dtype)
+        self.init = init
+        initializer = get_initializer(init)
+        if input_shape is None:
+            first = self.layers[0]
+            if not isinstance(first, Dense):
+                raise ValueError("input_shape is required when the first layer is not Dense")
+            input_shape = (first.din,)
+        self.input_shape = tuple(input_shape)
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ValueError as e:
+                raise ValueError(f"layer {i} ({layer!r}) does not fit: {e}") from None
+        self.output_shape = shape
+
+        sizes = [int(np.prod(s)) for layer in self.layers for s in layer.param_shapes.values()]
+        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.grads = np.zeros_like(self.params)
+        offset = 0
+        for layer in self.layers:
+            p, g = {}, {}
+            for name, s in layer.param_shapes.items():
+                n = int(np.prod(s))
+                p[name] = self.params[offset:offset + n].reshape(s)
+                g[name] = self.grads[offset:offset + n].reshape(s)
+                offset += n
+            layer.bind(p, g)
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            layer.initialize(initializer, rng)
+
+    def forward(self, be: ModuleType, x: np.ndarray) -> np.ndarray:
+        """Run every layer's forward kernel on backend ``be``; x (N, *input_shape)."""
+        for layer in self.layers:
+            x = layer.forward(be, x)
+        return x
+
+    def backward(self, be: ModuleType, dout: np.ndarray) -> np.ndarray:
+        """Back-propagate ``dout`` (N, *output_shape), filling ``grads``; returns dx."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(be, dout)
+        return dout
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
+        """(``"<layer index>.<name>"``, view) for every parameter, in buffer order."""
+        return [(f"{i}.{k}", v) for i, layer in enumerate(self.layers)
+                for k, v in layer.params.items() if layer.param_shapes]
+
+    def config(self) -> dict:
+        """Everything needed to rebuild this architecture (JSON-serializable)."""
+        return {"layers": [layer.config() for layer in self.layers],
+                "input_shape": list(self.input_shape), "dtype": self.dtype.name}
+
+    def save(self, path: str | Path) -> None:
+        """Write architecture and weights to an ``.npz`` file (no pickled objects)."""
+        arrays = {name: v for name, v in self.named_parameters()}
+        np.savez(path, format_version=np.array(FORMAT_VERSION),
+                 config=np.array(json.dumps(self.config())), params=self.params, **arrays)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], dtype={self.dtype.name})"
+
+
+def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: str = "sigmoid",
+        init: str = "normal", seed: int | None = None, dtype="float64") -> Sequential:
+    """A multi-layer perceptron: Dense layers with biases, ``activation`` between them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per layer, input first: ``[2, 4, 4, 1]`` is the lab's network (two hidden layers
+        of 4 units).
+    activation : str
+        Hidden-layer activation: ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``.
+    output_activation : str
+        Activation after the last Dense layer (``sigmoid`` for 0/1 labels).
+    init, seed, dtype
+        As for :class:`Sequential`.
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"an MLP needs at least an input and an output size, got {sizes}")
+    for s in sizes:
+        check_positive("layer size", s, integer=True)
+    check_activation(activation)
+    check_activation(output_activation)
+    layers: list[Layer] = []
+    for i, (din, dout) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(din, dout))
+        layers.append(Activation(output_activation if i == len(sizes) - 2 else activation))
+    return Sequential(layers, init=init, seed=seed, dtype=dtype)
+
+
+def load_model(path: str | Path) -> Sequential:
+    """Read a model written by :meth:`Sequential.save`."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            version = int(f["format_version"])
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{path}: model format version {version}, this fastnn reads "
+                                 f"{FORMAT_VERSION}")
+            cfg = json.loads(str(f["config"]))
+            params = f["params"]
+    except (OSError, KeyError, EOFError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable fastnn model ({e})") from None
+    layers = [layer_from_config(c) for c in cfg["layers"]]
+    model = Sequential(layers, input_shape=tuple(cfg["input_shape"]), dtype=cfg["dtype"])
+    if params.shape != model.params.shape:
+        raise ValueError(f"{path}: {params.shape[0]} parameters stored, the architecture has "
+                         f"{model.params.shape[0]}")
+    model.params[...] = params
+    return model

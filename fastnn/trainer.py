@@ -1,0 +1,247 @@
+"""The common trainer: one training loop for every backend."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_finite, check_positive
+from .backends import get_backend
+from .losses import LOSSES, get_loss
+from .model import Sequential
+from .optim import Optimizer, get_optimizer
+
+logger = logging.getLogger("fastnn")
+
+#: Runs with at least this many epochs get a progress bar when stderr is a terminal.
+PROGRESS_MIN_EPOCHS = 2000
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+@dataclass
+class History:
+    """Per-epoch ``loss`` and ``accuracy``, measured on each epoch's forward pass (before that
+    epoch's update, as in the lab); ``stopped_early`` when the target accuracy ended the run."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs ran."""
+        return len(self.loss)
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write ``epoch,loss,accuracy`` rows, epochs counted from 1."""
+        rows = ["epoch,loss,accuracy"]
+        rows += [f"{i},{lo!r},{a!r}" for i, (lo, a) in
+                 enumerate(zip(self.loss, self.accuracy), start=1)]
+        Path(path).write_text("\n".join(rows) + "\n")
+
+
+def count_correct(pred: np.ndarray, y: np.ndarray) -> int:
+    """Correct predictions: threshold 0.5 for one output unit, argmax for several."""
+    if pred.shape[1] == 1:
+        return int(np.count_nonzero((pred > 0.5) == (y > 0.5)))
+    return int(np.count_nonzero(pred.argmax(axis=1) == y.argmax(axis=1)))
+
+
+def _check_clip(clip) -> tuple[float, float] | None:
+    if clip is None:
+        return None
+    lo_hi = (-clip, clip) if np.isscalar(clip) else tuple(clip)
+    if len(lo_hi) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v)
+                                  for v in lo_hi) or not lo_hi[0] < lo_hi[1]:
+        raise ValueError(f"clip must be a positive number C (clip to [-C, C]) or a pair lo < hi, "
+                         f"got {clip!r}")
+    return float(lo_hi[0]), float(lo_hi[1])
+
+
+class Trainer:
+    """Trains a model with any backend, by one loop.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network; its parameters are updated in place.
+    loss : str
+        ``mse`` (mean over samples, gradient ``2 (pred - y) / N``) or ``bce``.
+    optimizer : str or Optimizer
+        ``sgd``, ``momentum``, ``adagrad``, ``rmsprop``, ``adam``, or an Optimizer instance.
+    lr : float
+        Learning rate (> 0); ignored when ``optimizer`` is an instance.
+    backend : str
+        ``reference``, ``numpy`` (default) or any name in :func:`fastnn.available_backends`.
+    clip : float or (float, float), optional
+        Clip weight gradients by value: C means [-C, C]; the lab clipped to (-1024, 1023).
+    seed : int, optional
+        Seed of the mini-batch shuffling; with the model's seed, the whole run is reproducible.
+    **optimizer_options
+        Hyper-parameters of the optimizer (``momentum``, ``beta1``, ``eps``, ...).
+    """
+
+    def __init__(self, model: Sequential, loss: str = "mse", optimizer: str | Optimizer = "sgd",
+                 lr: float = 0.1, backend: str = "numpy", clip=None, seed: int | None = None,
+                 **optimizer_options: float) -> None:
+        self.model = model
+        self.backend = get_backend(backend)
+        self.loss = loss
+        self.loss_fn = get_loss(loss)
+        if isinstance(optimizer, Optimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = get_optimizer(optimizer, lr, **optimizer_options)
+        self.clip = _check_clip(clip)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    # -- data ---------------------------------------------------------------------------------
+    def _check_X(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        want = self.model.input_shape
+        if X.ndim != len(want) + 1 or X.shape[1:] != want:
+            raise ValueError(f"X has shape {X.shape}; the model takes (N, {', '.join(map(str, want))})")
+        if X.shape[0] == 0:
+            raise ValueError("X has no rows")
+        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        check_finite("X", X)
+        return X
+
+    def _check_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        X = self._check_X(X)
+        y = np.asarray(y)
+        want = (X.shape[0], *self.model.output_shape)
+        if y.ndim == 1 and self.model.output_shape == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape != want:
+            raise ValueError(f"y has shape {y.shape}, but X has {X.shape[0]} rows and the model "
+                             f"gives {self.model.output_shape}: y must be {want}")
+        y = np.ascontiguousarray(y, dtype=self.model.dtype)
+        check_finite("y", y)
+        return X, y
+
+    # -- training -----------------------------------------------------------------------------
+    def _step(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """Forward, loss, backward, clip, update on one batch; returns (loss, correct)."""
+        model, be = self.model, self.backend
+        out = model.forward(be, X)
+        loss, dout = self.loss_fn(out, y)
+        correct = count_correct(out, y)
+        model.backward(be, dout)
+        if self.clip is not None:
+            np.clip(model.grads, *self.clip, out=model.grads)
+        self.optimizer.step(model.params, model.grads)
+        return loss, correct
+
+    def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
+            fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
+            target_accuracy: float | None = None, log_every: int | None = None,
+            log: Callable[[str], None] | None = None, progress: bool | None = None) -> History:
+        """Train for up to ``epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array (N, *input_shape)
+        y : array (N, *output_shape); (N,) is taken as (N, 1)
+        epochs : int
+            Upper bound on epochs (> 0).
+        batch_size : int, optional
+            Mini-batch size; None (default) or >= N is full batch.
+        shuffle : bool
+            Reshuffle mini-batches each epoch (seeded by the trainer's ``seed``).
+        fresh_data : callable, optional
+            ``fresh_data(epoch) -> (X, y)`` gives new training data for each epoch after the
+            first (the lab's "data reproduction").
+        target_accuracy : float, optional
+            Stop once an epoch's accuracy reaches this fraction (0 < t <= 1).
+        log_every : int, optional
+            Every this many epochs, send a line ``epoch E/T loss=... accuracy=...`` to ``log``
+            (default: the ``fastnn`` logger at INFO level).
+        progress : bool, optional
+            Show a tqdm bar; by default only for long runs with stderr on a terminal.
+
+        Returns
+        -------
+        History
+        """
+        check_positive("epochs", epochs, integer=True)
+        if batch_size is not None:
+            check_positive("batch size", batch_size, integer=True)
+        if target_accuracy is not None and not (
+                isinstance(target_accuracy, (int, float)) and 0 < target_accuracy <= 1):
+            raise ValueError(f"target accuracy must be in (0, 1], got {target_accuracy!r}")
+        if log_every is not None:
+            check_positive("log_every", log_every, integer=True)
+            log = log or logger.info
+        X, y = self._check_data(X, y)
+        if progress is None:
+            progress = epochs >= PROGRESS_MIN_EPOCHS and sys.stderr.isatty()
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=epochs, unit="epoch", leave=False)
+        tick = max(1, epochs // 200)
+
+        history = History()
+        try:
+            with np.errstate(over="ignore"):  # sigmoid's exp(-z) overflows to inf, correctly
+                for epoch in range(1, epochs + 1):
+                    if fresh_data is not None and epoch > 1:
+                        X, y = self._check_data(*fresh_data(epoch))
+                    N = X.shape[0]
+                    if batch_size is None or batch_size >= N:
+                        loss, correct = self._step(X, y)
+                    else:
+                        order = self._rng.permutation(N) if shuffle else np.arange(N)
+                        loss, correct = 0.0, 0
+                        for start in range(0, N, batch_size):
+                            idx = order[start:start + batch_size]
+                            batch_loss, batch_correct = self._step(X[idx], y[idx])
+                            loss += batch_loss * len(idx)
+                            correct += batch_correct
+                        loss /= N
+                    if not math.isfinite(loss):
+                        raise DivergenceError(
+                            f"loss became {loss} at epoch {epoch}; try a lower learning rate "
+                            f"(now {self.optimizer.lr:g})")
+                    acc = correct / N
+                    history.loss.append(loss)
+                    history.accuracy.append(acc)
+                    if bar is not None and epoch % tick == 0:
+                        bar.update(tick)
+                    if log_every is not None and epoch % log_every == 0:
+                        log(f"epoch {epoch}/{epochs} loss={loss:.6g} accuracy={acc:.2%}")
+                    if target_accuracy is not None and acc >= target_accuracy:
+                        history.stopped_early = epoch < epochs
+                        break
+        finally:
+            if bar is not None:
+                bar.close()
+        return history
+
+    def predict(self, X) -> np.ndarray:
+        """Model outputs for X (N, *input_shape), on this trainer's backend."""
+        X = self._check_X(X)
+        with np.errstate(over="ignore"):
+            return self.model.forward(self.backend, X)
+
+    def evaluate(self, X, y) -> tuple[float, float]:
+        """(loss, accuracy) of the current model on (X, y)."""
+        X, y = self._check_data(X, y)
+        with np.errstate(over="ignore"):
+            pred = self.model.forward(self.backend, X)
+        loss, _ = self.loss_fn(pred, y)
+        return loss, count_correct(pred, y) / X.shape[0]
+
+
+__all__ = ["Trainer", "History", "DivergenceError", "count_correct", "LOSSES"]
