@@ -7,10 +7,10 @@ import numpy as np
 from ._checks import check_positive
 
 
-def generate_linear(n: int = 100, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def generate_linear(n: int = 100, seed=None) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points uniform in [0, 1]^2, labelled 0 if x0 > x1 else 1.
 
-    The same ``seed`` gives the same points (NumPy's default Generator).
+    ``seed`` is anything :func:`numpy.random.default_rng` takes; the same seed, the same points.
     """
     check_positive("n", n, integer=True)
     X = np.random.default_rng(seed).uniform(0.0, 1.0, (n, 2))

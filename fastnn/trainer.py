@@ -194,7 +194,8 @@ class Trainer:
 
         history = History()
         try:
-            with np.errstate(over="ignore"):  # sigmoid's exp(-z) overflows to inf, correctly
+            # sigmoid's exp(-z) overflows to inf, correctly; a diverging run is caught by the loss
+            with np.errstate(all="ignore"):
                 for epoch in range(1, epochs + 1):
                     if fresh_data is not None and epoch > 1:
                         X, y = self._check_data(*fresh_data(epoch))
