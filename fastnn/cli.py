@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__, data
 from ._checks import check_choice, check_dtype, check_positive
 from .activations import ACTIVATIONS
@@ -172,7 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     loss, acc = trainer.evaluate(X, y)
 
     lines = [f"Iter {i} | ground truth: {int(t)} | prediction: {p:.5f}"
-             for i, (t, p) in enumerate(zip(y[:, 0], pred[:, 0]))]
+             for i, (t, p) in enumerate(zip(y[:, 0], pred[:, 0], strict=True))]
     final = (f"loss={loss:.6g} accuracy={acc:.2%} epochs={history.epochs} "
              f"time={seconds:.2f}s backend={args.backend}")
     (out / "output.txt").write_text("\n".join([*lines, final]) + "\n")

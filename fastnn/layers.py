@@ -25,7 +25,7 @@ class Layer:
         """Fill parameters in place from ``init(din, dout, rng)``; parameter-free layers skip."""
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Per-sample output shape for a per-sample ``input_shape``; ValueError if it does not fit."""
+        """Per-sample output shape for per-sample ``input_shape``; ValueError if it does not fit."""
         return input_shape
 
     def forward(self, be: ModuleType, x: np.ndarray) -> np.ndarray:

@@ -129,7 +129,7 @@ def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: st
     check_activation(activation)
     check_activation(output_activation)
     layers: list[Layer] = []
-    for i, (din, dout) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (din, dout) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(Dense(din, dout))
         layers.append(Activation(output_activation if i == len(sizes) - 2 else activation))
     return Sequential(layers, init=init, seed=seed, dtype=dtype)

@@ -45,7 +45,7 @@ class History:
         """Write ``epoch,loss,accuracy`` rows, epochs counted from 1."""
         rows = ["epoch,loss,accuracy"]
         rows += [f"{i},{lo!r},{a!r}" for i, (lo, a) in
-                 enumerate(zip(self.loss, self.accuracy), start=1)]
+                 enumerate(zip(self.loss, self.accuracy, strict=True), start=1)]
         Path(path).write_text("\n".join(rows) + "\n")
 
 
@@ -110,7 +110,8 @@ class Trainer:
         X = np.asarray(X)
         want = self.model.input_shape
         if X.ndim != len(want) + 1 or X.shape[1:] != want:
-            raise ValueError(f"X has shape {X.shape}; the model takes (N, {', '.join(map(str, want))})")
+            per_sample = ", ".join(map(str, want))
+            raise ValueError(f"X has shape {X.shape}; the model takes (N, {per_sample})")
         if X.shape[0] == 0:
             raise ValueError("X has no rows")
         X = np.ascontiguousarray(X, dtype=self.model.dtype)

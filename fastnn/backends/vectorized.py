@@ -59,7 +59,8 @@ _FORWARD = {
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
-    "leaky_relu": lambda z: np.maximum(z, LEAKY_SLOPE * z),  # equal to where(z > 0, ...) as slope < 1
+    # max(z, slope z) equals where(z > 0, z, slope z) because 0 < slope < 1
+    "leaky_relu": lambda z: np.maximum(z, LEAKY_SLOPE * z),
     "identity": np.copy,
 }
 
