@@ -23,7 +23,12 @@ def mse(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Binary cross-entropy of probabilities ``pred`` (clipped to [eps, 1 - eps]) and 0/1 labels."""
+    """Binary cross-entropy of probabilities ``pred`` and 0/1 labels.
+
+    ``pred`` is clipped to [eps, 1 - eps] (eps of its dtype) so the logarithms stay finite; in
+    the clipped region the gradient is the one at the clip point rather than zero, so a
+    saturated wrong prediction still gets pushed back.
+    """
     N = pred.shape[0]
     eps = np.finfo(pred.dtype).eps
     p = np.clip(pred, eps, 1.0 - eps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -140,13 +141,13 @@ def load_model(path: str | Path) -> Sequential:
     try:
         with np.load(path, allow_pickle=False) as f:
             version = int(f["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{path}: model format version {version}, this fastnn reads "
-                                 f"{FORMAT_VERSION}")
             cfg = json.loads(str(f["config"]))
             params = f["params"]
-    except (OSError, KeyError, EOFError, json.JSONDecodeError) as e:
+    except (OSError, KeyError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: not a readable fastnn model ({e})") from None
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: model format version {version}; this fastnn reads "
+                         f"{FORMAT_VERSION}")
     layers = [layer_from_config(c) for c in cfg["layers"]]
     model = Sequential(layers, input_shape=tuple(cfg["input_shape"]), dtype=cfg["dtype"])
     if params.shape != model.params.shape:

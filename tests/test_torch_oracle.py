@@ -1,0 +1,55 @@
+"""PyTorch as an independent oracle (optional extra `compare`): the same network, the same
+weights, the same optimizer, trained side by side, must give the same losses and weights."""
+
+import numpy as np
+import pytest
+from conftest import assert_rel_close
+
+import fastnn
+
+torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install '.[compare]')")
+
+TORCH_ACT = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU,
+             "leaky_relu": lambda: torch.nn.LeakyReLU(fastnn.activations.LEAKY_SLOPE),
+             "identity": torch.nn.Identity}
+TORCH_OPT = {"sgd": lambda p, lr: torch.optim.SGD(p, lr),
+             "momentum": lambda p, lr: torch.optim.SGD(p, lr, momentum=0.9),
+             "adagrad": lambda p, lr: torch.optim.Adagrad(p, lr),
+             "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr),
+             "adam": lambda p, lr: torch.optim.Adam(p, lr)}
+
+
+def torch_twin(model, activation):
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, fastnn.Dense):
+            lin = torch.nn.Linear(layer.din, layer.dout).double()
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+            layers.append(lin)
+        else:
+            layers.append(TORCH_ACT[layer.name]())
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu"])
+@pytest.mark.parametrize("optimizer", list(TORCH_OPT))
+def test_matches_pytorch(optimizer, activation):
+    X, y = fastnn.data.generate_linear(100, seed=11)
+    lr = 0.5 if optimizer in ("sgd", "momentum") else 0.02
+    model = fastnn.MLP([2, 4, 4, 1], activation=activation, seed=12)
+    net = torch_twin(model, activation)
+    opt = TORCH_OPT[optimizer](net.parameters(), lr)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    torch_losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(Xt), yt)
+        loss.backward()
+        opt.step()
+        torch_losses.append(loss.item())
+    history = fastnn.Trainer(model, optimizer=optimizer, lr=lr).fit(X, y, epochs=60)
+    assert_rel_close(history.loss, torch_losses, 1e-10, "losses")
+    assert_rel_close(model.layers[0].W, net[0].weight.detach().numpy().T, 1e-10, "W0")
+    assert_rel_close(model.layers[-2].b, net[-2].bias.detach().numpy(), 1e-10, "b_last")
