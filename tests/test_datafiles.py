@@ -134,7 +134,8 @@ csv_text = st.lists(
     max_size=6).map("\n".join)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=csv_text)
 def test_malformed_csv_only_raises_our_error(tmp_path, text):
     p = tmp_path / "fuzz.csv"
