@@ -16,6 +16,7 @@ from .backends import get_backend
 from .losses import LOSSES, get_loss
 from .model import Sequential
 from .optim import Optimizer, get_optimizer
+from .threads import check_threads, limit_threads
 
 logger = logging.getLogger("fastnn")
 
@@ -86,12 +87,16 @@ class Trainer:
         Clip weight gradients by value: C means [-C, C]; the lab clipped to (-1024, 1023).
     seed : int, optional
         Seed of the mini-batch shuffling; with the model's seed, the whole run is reproducible.
+    threads : int, optional
+        Threads for Numba kernels and BLAS during :meth:`fit` (see :mod:`fastnn.threads`);
+        None leaves the process's settings alone.
     **optimizer_options
         Hyper-parameters of the optimizer (``momentum``, ``beta1``, ``eps``, ...).
     """
 
     def __init__(self, model: Sequential, loss: str = "mse", optimizer: str | Optimizer = "sgd",
                  lr: float = 0.1, backend: str = "numpy", clip=None, seed: int | None = None,
+                 threads: int | None = None,
                  **optimizer_options: float) -> None:
         self.model = model
         self.backend = get_backend(backend)
@@ -103,7 +108,9 @@ class Trainer:
             self.optimizer = get_optimizer(optimizer, lr, **optimizer_options)
         self.clip = _check_clip(clip)
         self.seed = seed
+        self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
+        self._fused_for, self._fused = None, None
 
     # -- data ---------------------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
@@ -143,6 +150,23 @@ class Trainer:
             np.clip(model.grads, *self.clip, out=model.grads)
         self.optimizer.step(model.params, model.grads)
         return loss, correct
+
+    def _fused_runner(self):
+        """The backend's compiled whole-epoch step for this model/loss/optimizer/clip, or None.
+
+        A backend offers one through ``fused_trainer(model, loss, optimizer, clip)`` returning an
+        object with ``run(X, y, epochs, target_accuracy) -> (losses, correct)`` or None.
+        """
+        make = getattr(self.backend, "fused_trainer", None)
+        if make is None:
+            return None
+        key = (self.backend, self.model, self.loss, self.loss_fn, self.optimizer, self.clip)
+        old = self._fused_for
+        if old is None or any(a is not b for a, b in zip(key, old, strict=True)):
+            ok = self.loss_fn is LOSSES.get(self.loss)
+            self._fused = make(self.model, self.loss, self.optimizer, self.clip) if ok else None
+            self._fused_for = key
+        return self._fused
 
     def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
             fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
@@ -194,15 +218,26 @@ class Trainer:
         tick = max(1, epochs // 200)
 
         history = History()
+        fused = self._fused_runner()
+        epoch = 0
         try:
             # sigmoid's exp(-z) overflows to inf, correctly; a diverging run is caught by the loss
-            with np.errstate(all="ignore"):
-                for epoch in range(1, epochs + 1):
-                    if fresh_data is not None and epoch > 1:
-                        X, y = self._check_data(*fresh_data(epoch))
+            with np.errstate(all="ignore"), limit_threads(self.threads):
+                while epoch < epochs:
+                    if fresh_data is not None and epoch > 0:
+                        X, y = self._check_data(*fresh_data(epoch + 1))
                     N = X.shape[0]
-                    if batch_size is None or batch_size >= N:
+                    if fused is not None and (batch_size is None or batch_size >= N):
+                        # one compiled call up to the next epoch something outside observes
+                        stop = epochs if fresh_data is None else epoch + 1
+                        for every in (log_every, tick if bar is not None else None):
+                            if every is not None:
+                                stop = min(stop, (epoch // every + 1) * every)
+                        losses, correct = fused.run(X, y, stop - epoch, target_accuracy)
+                        losses, accs = losses.tolist(), (correct / N).tolist()
+                    elif batch_size is None or batch_size >= N:
                         loss, correct = self._step(X, y)
+                        losses, accs = [loss], [correct / N]
                     else:
                         order = self._rng.permutation(N) if shuffle else np.arange(N)
                         loss, correct = 0.0, 0
@@ -212,13 +247,15 @@ class Trainer:
                             loss += batch_loss * len(idx)
                             correct += batch_correct
                         loss /= N
+                        losses, accs = [loss], [correct / N]
+                    epoch += len(losses)
+                    loss, acc = losses[-1], accs[-1]
                     if not math.isfinite(loss):
                         raise DivergenceError(
                             f"loss became {loss} at epoch {epoch}; try a lower learning rate "
                             f"(now {self.optimizer.lr:g})")
-                    acc = correct / N
-                    history.loss.append(loss)
-                    history.accuracy.append(acc)
+                    history.loss.extend(losses)
+                    history.accuracy.extend(accs)
                     if bar is not None and epoch % tick == 0:
                         bar.update(tick)
                     if log_every is not None and epoch % log_every == 0:

@@ -1,0 +1,691 @@
+"""The ``numba`` backend: ``@njit(cache=True)`` kernels, and a fused training step for MLPs.
+
+Kernels of the contract (same names and shapes as the sibling backends) run compiled; dense
+products go to BLAS through ``np.dot`` (Numba binds it via SciPy). Everything elementwise has a
+serial kernel and, for outputs of PARALLEL_MIN_SIZE elements or more, a ``prange`` kernel over
+one span per thread, the spans disjoint (rows for the bias, columns for ``db``, flat element
+ranges for activations), so no two iterations write one element.
+
+:func:`fused_trainer` compiles a whole training run of an MLP (Dense layers, each optionally
+followed by one Activation; loss ``mse`` or ``bce``; any optimizer of :mod:`fastnn.optim`;
+gradient clipping on or off): one call runs a stretch of epochs, each doing forward, loss,
+backward, clipping and the optimizer update, in place in the model's flat parameter and gradient
+buffers and the optimizer's state arrays, with no allocation per epoch for small layers.
+
+NOTE: compiler flags. Every kernel is ``cache=True`` (the compile, ~2 s, is paid once per
+machine, not per process) and ``error_model="numpy"`` (a float division by zero gives inf/nan as
+in NumPy instead of raising). ``fastmath`` is never used: it would let LLVM reassociate sums (the
+order, and so the rounding, would follow the compiler's vectorization choices; the kernels fix
+their own orders, e.g. the interleaved partial sums of _dot_rows, so that runs are bitwise
+reproducible), contract multiply-adds into FMAs (rounding unlike the reference's separate
+multiply and add), and assume no NaN or inf (breaking sigmoid's exp overflow to inf and NaN
+propagation). ``parallel=True`` only on the ``*_parallel`` kernels described above; the fused
+step is serial (its per-epoch work is microseconds, below a thread launch) apart from the BLAS
+calls of big layers.
+
+In float32, scalar arithmetic inside the kernels is carried out in float64 and rounded when
+stored (NumPy rounds after every float32 operation), so float32 results agree with the other
+backends to float32 precision, not bitwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+from llvmlite import ir
+from numba import config, get_num_threads, njit, prange, types
+from numba.extending import intrinsic
+
+from .. import activations
+from ..layers import Activation, Dense
+from ..optim import SGD, Adagrad, Adam, Momentum, RMSprop
+from .base import (
+    check_activation_backward,
+    check_dense_backward,
+    check_dense_forward,
+    check_same_float_dtype,
+)
+
+NAME = "numba"
+
+if importlib.util.find_spec("scipy") is None:  # imported lazily, by the first BLAS call
+    raise ImportError("No module named 'scipy' (Numba's np.dot calls BLAS through SciPy)")
+
+try:  # convolution and pooling kernels live in their own module
+    from ._jit_conv import (  # noqa: F401
+        conv2d_backward,
+        conv2d_forward,
+        max_pool2d_backward,
+        max_pool2d_forward,
+    )
+except ModuleNotFoundError as e:  # pragma: no cover - until _jit_conv.py lands
+    if e.name != f"{__package__}._jit_conv":
+        raise
+
+#: activation name -> the integer code the kernels branch on.
+ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4}
+LOSS_CODES = {"mse": 0, "bce": 1}
+#: optimizer class -> code; exact types only (a subclass may change the update).
+OPTIMIZER_CODES = {SGD: 0, Momentum: 0, Adagrad: 2, RMSprop: 3, Adam: 4}
+_MOMENTUM = 1
+#: In the fused step, a layer whose product has at least this many multiply-adds (N*Din*Dout)
+#: goes to BLAS; smaller ones are plain loops (a BLAS call costs more than the whole product).
+BLAS_MIN_WORK = 1 << 16
+
+_LEAKY = activations.LEAKY_SLOPE
+
+
+# -- scalar helpers (same module as their callers: see the cache note in ARCHITECTURE.md) -------
+# NOTE: exp. Numba's np.exp calls the C library's scalar exp (~20 cycles, not vectorizable); the
+# lab network spends most of its time in it. _exp is exp by Cody-Waite reduction
+# (x = k ln2 + r, |r| <= ln2 / 2), a degree-13 Taylor polynomial and 2**k built from its bits:
+# pure arithmetic that LLVM inlines and vectorizes (2-3x faster). It is within 1 ulp of NumPy's
+# exp (equal to it for ~89% of inputs), overflows to inf above 709.78 and underflows to 0 below
+# -745.13 as exp does, and keeps NaN.
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2**11
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+_INV_LN2 = 1.44269504088896338700e00
+
+
+if config.DISABLE_JIT:
+    def _pow2(k):
+        """2.0**k for integer -1022 <= k <= 1023, from the float's bits."""
+        return np.int64((k + 1023) << 52).view(np.float64)
+else:
+    @intrinsic
+    def _pow2(typingctx, k):
+        """2.0**k for integer -1022 <= k <= 1023, from the float's bits."""
+        def codegen(context, builder, signature, args):
+            bits = builder.shl(builder.add(args[0], ir.Constant(ir.IntType(64), 1023)),
+                               ir.Constant(ir.IntType(64), 52))
+            return builder.bitcast(bits, ir.DoubleType())
+
+        return types.float64(types.int64), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _exp(x):
+    """e**x to 1 ulp, vectorizable; inf above 709.78, 0 below -745.13, NaN kept."""
+    xc = x if x == x else 0.0
+    xc = 710.0 if xc > 710.0 else (-746.0 if xc < -746.0 else xc)
+    kf = np.floor(xc * _INV_LN2 + 0.5)
+    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    k = np.int64(kf)
+    k1 = k >> 1  # 2**k as two factors, so that k = 1024 and k = -1076 stay in range
+    res = p * _pow2(k1) * _pow2(k - k1)
+    return res if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _act(code, z):
+    """f(z) for activation ``code``, with the formulas of fastnn.activations."""
+    if code == 1:
+        return 1.0 / (1.0 + _exp(-z))
+    if code == 2:
+        return np.tanh(z)
+    if code == 3:
+        return 0.0 if z <= 0.0 else z  # keeps NaN, like np.maximum
+    if code == 4:
+        return z if z > 0.0 else _LEAKY * z
+    return z
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dact(code, y):
+    """f'(z) written from the output y = f(z)."""
+    if code == 1:
+        return y * (1.0 - y)
+    if code == 2:
+        return 1.0 - y * y
+    if code == 3:
+        return 1.0 if y > 0.0 else 0.0
+    if code == 4:
+        return 1.0 if y > 0.0 else _LEAKY
+    return 1.0
+
+
+# Helpers of the fused step take a 2-D block and a row index: making an array view costs ~20 ns,
+# as much as the arithmetic of a whole row of the lab network.
+@njit(cache=True, error_model="numpy", inline="always")
+def _act_row(code, z, j, b):
+    """z[j] <- f(z[j] + b), z (D, N); one branch per call so the loop vectorizes."""
+    N = z.shape[1]
+    if code == 1:
+        for n in range(N):
+            z[j, n] = 1.0 / (1.0 + _exp(-(z[j, n] + b)))
+    elif code == 2:
+        for n in range(N):
+            z[j, n] = np.tanh(z[j, n] + b)
+    elif code == 3:
+        for n in range(N):
+            v = z[j, n] + b
+            z[j, n] = 0.0 if v <= 0.0 else v
+    elif code == 4:
+        for n in range(N):
+            v = z[j, n] + b
+            z[j, n] = v if v > 0.0 else _LEAKY * v
+    else:
+        for n in range(N):
+            z[j, n] = z[j, n] + b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dact_row(code, y, d, j):
+    """d[j] <- d[j] * f'(y[j]), y, d (D, N), y the activation's output."""
+    N = y.shape[1]
+    if code == 1:
+        for n in range(N):
+            d[j, n] = d[j, n] * (y[j, n] * (1.0 - y[j, n]))
+    elif code == 2:
+        for n in range(N):
+            d[j, n] = d[j, n] * (1.0 - y[j, n] * y[j, n])
+    elif code == 3:
+        for n in range(N):
+            d[j, n] = d[j, n] * (1.0 if y[j, n] > 0.0 else 0.0)
+    elif code == 4:
+        for n in range(N):
+            d[j, n] = d[j, n] * (1.0 if y[j, n] > 0.0 else _LEAKY)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot_rows(x, k, y, j):
+    """sum(x[k] * y[j]) over N, x (Dx, N), y (Dy, N), in eight interleaved partial sums."""
+    N = x.shape[1]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n = 0
+    while n + 8 <= N:
+        s0 += x[k, n] * y[j, n]
+        s1 += x[k, n + 1] * y[j, n + 1]
+        s2 += x[k, n + 2] * y[j, n + 2]
+        s3 += x[k, n + 3] * y[j, n + 3]
+        s4 += x[k, n + 4] * y[j, n + 4]
+        s5 += x[k, n + 5] * y[j, n + 5]
+        s6 += x[k, n + 6] * y[j, n + 6]
+        s7 += x[k, n + 7] * y[j, n + 7]
+        n += 8
+    while n < N:
+        s0 += x[k, n] * y[j, n]
+        n += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_row(x, j):
+    """sum(x[j]) over N, x (D, N), in four interleaved partial sums."""
+    N = x.shape[1]
+    s0 = s1 = s2 = s3 = 0.0
+    n = 0
+    while n + 4 <= N:
+        s0 += x[j, n]
+        s1 += x[j, n + 1]
+        s2 += x[j, n + 2]
+        s3 += x[j, n + 3]
+        n += 4
+    while n < N:
+        s0 += x[j, n]
+        n += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+# -- kernels of the contract --------------------------------------------------------------------
+# Each loop body is one inline helper over a span [lo, hi) of disjoint elements; a serial kernel
+# runs it over everything, a parallel one over one span per thread (prange). Small arrays take
+# the serial kernel: a parallel launch costs more than their whole loop.
+#: Outputs of at least this many elements take the parallel kernels.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bias_span(out, b, lo, hi):
+    """out[lo:hi] += b, rows of out (N, Dout)."""
+    for n in range(lo, hi):
+        for j in range(out.shape[1]):
+            out[n, j] += b[j]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _colsum_span(dout, db, lo, hi):
+    """db[lo:hi] = column sums of dout (N, Dout), samples in order as the reference adds them."""
+    for j in range(lo, hi):
+        s = 0.0
+        for n in range(dout.shape[0]):
+            s += dout[n, j]
+        db[j] = s
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _act_span(code, z, y, lo, hi):
+    """y[lo:hi] = f(z[lo:hi]), flat."""
+    for i in range(lo, hi):
+        y[i] = _act(code, z[i])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dact_span(code, y, dy, dz, lo, hi):
+    """dz[lo:hi] = dy * f'(y) on [lo, hi), flat."""
+    for i in range(lo, hi):
+        dz[i] = dy[i] * _dact(code, y[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_forward_serial(x, W, b):
+    """x (N, Din), W (Din, Dout), b (Dout,) -> x @ W + b (N, Dout)."""
+    out = np.dot(x, W)  # (N, Dout)
+    _bias_span(out, b, 0, out.shape[0])
+    return out
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _dense_forward_parallel(x, W, b, T):
+    """As _dense_forward_serial; the bias added over T row spans in parallel (T = threads)."""
+    out = np.dot(x, W)  # (N, Dout)
+    N = out.shape[0]
+    for t in prange(T):
+        _bias_span(out, b, t * N // T, (t + 1) * N // T)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _dense_backward_serial(x, W, dout):
+    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,)."""
+    db = np.empty(dout.shape[1], dtype=dout.dtype)
+    _colsum_span(dout, db, 0, dout.shape[1])
+    return np.dot(dout, W.T), np.dot(x.T, dout), db
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _dense_backward_parallel(x, W, dout, T):
+    """As _dense_backward_serial; db over T column spans in parallel."""
+    Dout = dout.shape[1]
+    db = np.empty(Dout, dtype=dout.dtype)
+    for t in prange(T):
+        _colsum_span(dout, db, t * Dout // T, (t + 1) * Dout // T)
+    return np.dot(dout, W.T), np.dot(x.T, dout), db
+
+
+@njit(cache=True, error_model="numpy")
+def _activation_forward_serial(code, z):
+    """y = f(z) elementwise over flat z (M,)."""
+    y = np.empty_like(z)
+    _act_span(code, z, y, 0, z.shape[0])
+    return y
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _activation_forward_parallel(code, z, T):
+    """As _activation_forward_serial, over T element spans in parallel."""
+    y = np.empty_like(z)
+    M = z.shape[0]
+    for t in prange(T):
+        _act_span(code, z, y, t * M // T, (t + 1) * M // T)
+    return y
+
+
+@njit(cache=True, error_model="numpy")
+def _activation_backward_serial(code, y, dy):
+    """dz = dy * f'(y) elementwise over flat y, dy (M,)."""
+    dz = np.empty_like(y)
+    _dact_span(code, y, dy, dz, 0, y.shape[0])
+    return dz
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def _activation_backward_parallel(code, y, dy, T):
+    """As _activation_backward_serial, over T element spans in parallel."""
+    dz = np.empty_like(y)
+    M = y.shape[0]
+    for t in prange(T):
+        _dact_span(code, y, dy, dz, t * M // T, (t + 1) * M // T)
+    return dz
+
+
+def _parallel(size: int) -> tuple[int, ...]:
+    """() for the serial kernel, (threads,) for the parallel one (an argument: a kernel that
+    asked Numba itself could not be cached)."""
+    return (get_num_threads(),) if size >= PARALLEL_MIN_SIZE else ()
+
+
+def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, Din), W (Din, Dout), b (Dout,) -> (N, Dout)."""
+    check_dense_forward(x, W, b)
+    T = _parallel(x.shape[0] * W.shape[1])
+    kernel = _dense_forward_parallel if T else _dense_forward_serial
+    return kernel(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(b), *T)
+
+
+def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray):
+    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,)."""
+    check_dense_backward(x, W, dout)
+    T = _parallel(dout.size)
+    kernel = _dense_backward_parallel if T else _dense_backward_serial
+    return kernel(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(dout),
+                  *T)
+
+
+def _code(name: str) -> int:
+    if name not in ACTIVATION_CODES:
+        activations.check_activation(name)
+        raise ValueError(f"the numba backend has no kernel for activation {name!r} yet")
+    return ACTIVATION_CODES[name]
+
+
+def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
+    """y = f(z), elementwise, any shape."""
+    code = _code(name)
+    check_same_float_dtype("activation_forward", z)
+    z = np.ascontiguousarray(z)
+    T = _parallel(z.size)
+    kernel = _activation_forward_parallel if T else _activation_forward_serial
+    return kernel(code, z.reshape(-1), *T).reshape(z.shape)
+
+
+def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dz = dy * f'(y), the derivative written from the output."""
+    code = _code(name)
+    check_activation_backward(y, dy)
+    y, dy = np.ascontiguousarray(y), np.ascontiguousarray(dy)
+    T = _parallel(y.size)
+    kernel = _activation_backward_parallel if T else _activation_backward_serial
+    return kernel(code, y.reshape(-1), dy.reshape(-1), *T).reshape(y.shape)
+
+
+# -- the fused training step --------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _fused_epochs(X, Y, params, grads, s1, s2, dims, codes, loss_code, bce_eps, opt_code, hp,
+                  t0, clip, lo, hi, target, abuf, dbuf, losses, correct):
+    """Train up to len(losses) epochs in place; returns how many ran (stops at target / non-finite).
+
+    X (N, D0), Y (N, DL); params, grads, s1, s2 flat (P,) (s1, s2 the optimizer state or empty);
+    dims (L+1,) layer widths; codes (L,) activation after each Dense; hp (4,) optimizer settings;
+    abuf, dbuf flat (N * sum(dims),): X transposed, then each layer's output, feature-major
+    (D, N) so that every inner loop runs over the N samples; dbuf holds their gradients.
+    losses (E,) float64 and correct (E,) int64 are filled per epoch.
+    """
+    N = X.shape[0]
+    L = dims.shape[0] - 1
+    DL = dims[L]
+    P = params.shape[0]
+    aoff = np.zeros(L + 2, dtype=np.int64)  # block i (0 = input): abuf[aoff[i]:aoff[i + 1]]
+    poff = np.zeros(L + 1, dtype=np.int64)  # layer i's W then b: params[poff[i]:poff[i + 1]]
+    for i_l in range(L + 1):
+        aoff[i_l + 1] = aoff[i_l] + N * dims[i_l]
+    for i_l in range(L):
+        poff[i_l + 1] = poff[i_l] + dims[i_l] * dims[i_l + 1] + dims[i_l + 1]
+    xT = abuf[0:aoff[1]].reshape((dims[0], N))
+    for n in range(N):
+        for k in range(dims[0]):
+            xT[k, n] = X[n, k]
+    yT = np.empty((DL, N), dtype=Y.dtype)  # targets, feature-major; one allocation per call
+    for n in range(N):
+        for j in range(DL):
+            yT[j, n] = Y[n, j]
+    lr, h1, h2, eps = hp[0], hp[1], hp[2], hp[3]
+    E = losses.shape[0]
+    ran = 0
+    for e in range(E):
+        # forward: y_l = f(W_l^T y_{i_l-1} + b_l), blocks (D, N)
+        for i_l in range(L):
+            din, dout = dims[i_l], dims[i_l + 1]
+            a = abuf[aoff[i_l]:aoff[i_l + 1]].reshape((din, N))
+            W = params[poff[i_l]:poff[i_l] + din * dout].reshape((din, dout))
+            b = params[poff[i_l] + din * dout:poff[i_l + 1]]
+            z = abuf[aoff[i_l + 1]:aoff[i_l + 2]].reshape((dout, N))
+            if N * din * dout >= BLAS_MIN_WORK:
+                z[:, :] = np.dot(W.T, a)
+            else:
+                for j in range(dout):
+                    w = W[0, j]
+                    for n in range(N):
+                        z[j, n] = a[0, n] * w
+                    for k in range(1, din):
+                        w = W[k, j]
+                        for n in range(N):
+                            z[j, n] += a[k, n] * w
+            for j in range(dout):
+                _act_row(codes[i_l], z, j, b[j])
+
+        # loss, its gradient (into dbuf's last block) and the correct count
+        out = abuf[aoff[L]:aoff[L + 1]].reshape((DL, N))
+        d = dbuf[aoff[L]:aoff[L + 1]].reshape((DL, N))
+        loss = 0.0
+        if loss_code == 0:
+            scale = 2.0 / N
+            for j in range(DL):
+                for n in range(N):
+                    d[j, n] = out[j, n] - yT[j, n]
+                loss += _dot_rows(d, j, d, j)
+                for n in range(N):
+                    d[j, n] = d[j, n] * scale
+            loss = loss / N
+        else:
+            for j in range(DL):
+                for n in range(N):
+                    p = min(max(out[j, n], bce_eps), 1.0 - bce_eps)
+                    t = yT[j, n]
+                    loss += t * np.log(p) + (1.0 - t) * np.log1p(-p)
+                    d[j, n] = (p - t) / (p * (1.0 - p) * N)
+            loss = -loss / N
+        hits = 0
+        if DL == 1:
+            for n in range(N):
+                if (out[0, n] > 0.5) == (yT[0, n] > 0.5):
+                    hits += 1
+        else:
+            for n in range(N):
+                bo = 0
+                bt = 0
+                for j in range(1, DL):
+                    if out[j, n] > out[bo, n]:
+                        bo = j
+                    if yT[j, n] > yT[bt, n]:
+                        bt = j
+                if bo == bt:
+                    hits += 1
+        losses[e] = loss
+        correct[e] = hits
+
+        # backward: dz_l = dy_l * f'(y_l); dW = y_{i_l-1} dz^T, db = sum dz, dy_{i_l-1} = W dz
+        for j in range(DL):
+            _dact_row(codes[L - 1], out, d, j)
+        for i_l in range(L - 1, -1, -1):
+            din, dout = dims[i_l], dims[i_l + 1]
+            a = abuf[aoff[i_l]:aoff[i_l + 1]].reshape((din, N))
+            W = params[poff[i_l]:poff[i_l] + din * dout].reshape((din, dout))
+            dz = dbuf[aoff[i_l + 1]:aoff[i_l + 2]].reshape((dout, N))
+            gW = grads[poff[i_l]:poff[i_l] + din * dout].reshape((din, dout))
+            gb = grads[poff[i_l] + din * dout:poff[i_l + 1]]
+            big = N * din * dout >= BLAS_MIN_WORK
+            if big:
+                gW[:, :] = np.dot(a, dz.T)
+            else:
+                for k in range(din):
+                    for j in range(dout):
+                        gW[k, j] = _dot_rows(a, k, dz, j)
+            for j in range(dout):
+                gb[j] = _sum_row(dz, j)
+            if i_l > 0:
+                dprev = dbuf[aoff[i_l]:aoff[i_l + 1]].reshape((din, N))
+                if big:
+                    dprev[:, :] = np.dot(W, dz)
+                else:
+                    for k in range(din):
+                        w = W[k, 0]
+                        for n in range(N):
+                            dprev[k, n] = w * dz[0, n]
+                        for j in range(1, dout):
+                            w = W[k, j]
+                            for n in range(N):
+                                dprev[k, n] += w * dz[j, n]
+                for k in range(din):
+                    _dact_row(codes[i_l - 1], a, dprev, k)
+
+        # clipping and the optimizer update, elementwise on the flat buffers
+        if clip:
+            for i in range(P):
+                grads[i] = min(max(grads[i], lo), hi)
+        t = float(t0 + e + 1)
+        if opt_code == 0:
+            for i in range(P):
+                params[i] -= lr * grads[i]
+        elif opt_code == _MOMENTUM:
+            for i in range(P):
+                s1[i] = s1[i] * h1 + grads[i]
+                params[i] -= lr * s1[i]
+        elif opt_code == 2:
+            for i in range(P):
+                g = grads[i]
+                s1[i] += g * g
+                params[i] -= lr * g / (np.sqrt(s1[i]) + eps)
+        elif opt_code == 3:
+            for i in range(P):
+                g = grads[i]
+                s1[i] = s1[i] * h1
+                s1[i] += (1.0 - h1) * (g * g)
+                params[i] -= lr * g / (np.sqrt(s1[i]) + eps)
+        else:
+            step_size = lr / (1.0 - h1 ** t)
+            corr2 = np.sqrt(1.0 - h2 ** t)
+            for i in range(P):
+                g = grads[i]
+                s1[i] = s1[i] * h1
+                s1[i] += (1.0 - h1) * g
+                s2[i] = s2[i] * h2
+                s2[i] += (1.0 - h2) * (g * g)
+                params[i] -= step_size * s1[i] / (np.sqrt(s2[i]) / corr2 + eps)
+
+        ran = e + 1
+        if not np.isfinite(loss):
+            break
+        if target >= 0.0 and hits / N >= target:
+            break
+    return ran
+
+
+class FusedMLP:
+    """A compiled training run of one MLP, loss, optimizer and clipping (:func:`fused_trainer`).
+
+    It works in place on ``model.params``, ``model.grads``, ``optimizer.state`` and
+    ``optimizer.t``, leaving them as the per-layer path would; hyper-parameters (``lr`` ...) are
+    read at every :meth:`run`, so changing them between runs takes effect.
+    """
+
+    def __init__(self, model, loss: str, optimizer, clip: tuple[float, float] | None,
+                 dims: list[int], codes: list[int]) -> None:
+        self.model, self.optimizer, self.clip = model, optimizer, clip
+        self.loss_code = LOSS_CODES[loss]
+        self.dims = np.array(dims, dtype=np.int64)
+        self.codes = np.array(codes, dtype=np.int64)
+        self._empty = np.empty(0, dtype=model.dtype)
+        self._bce_eps = float(np.finfo(model.dtype).eps)
+        self._N = -1
+
+    def _hyperparams(self) -> tuple[int, np.ndarray]:
+        opt = self.optimizer
+        code = OPTIMIZER_CODES[type(opt)]
+        if code == 0:
+            return (_MOMENTUM if opt.momentum else 0), np.array([opt.lr, opt.momentum, 0.0, 0.0])
+        if code == 2:
+            return code, np.array([opt.lr, 0.0, 0.0, opt.eps])
+        if code == 3:
+            return code, np.array([opt.lr, opt.alpha, 0.0, opt.eps])
+        return code, np.array([opt.lr, opt.beta1, opt.beta2, opt.eps])
+
+    def run(self, X: np.ndarray, y: np.ndarray, epochs: int,
+            target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Train up to ``epochs`` full-batch epochs on X (N, Din), y (N, Dout).
+
+        Stops after the first epoch whose accuracy reaches ``target_accuracy`` or whose loss is
+        not finite (that epoch's update done, as in the per-layer path).
+
+        Returns
+        -------
+        losses : ndarray (E,) float64
+            Per-epoch loss, E <= ``epochs`` the epochs that ran.
+        correct : ndarray (E,) int64
+            Per-epoch count of correct predictions.
+        """
+        model, opt = self.model, self.optimizer
+        params = model.params
+        if opt.slots and (len(opt.state) != len(opt.slots)
+                          or opt.state[opt.slots[0]].shape != params.shape
+                          or opt.state[opt.slots[0]].dtype != params.dtype):
+            opt.reset(params)  # what Optimizer.step does on its first call
+        for k in opt.slots:
+            if not opt.state[k].flags.c_contiguous:
+                opt.state[k] = np.ascontiguousarray(opt.state[k])
+        s1 = opt.state[opt.slots[0]] if opt.slots else self._empty
+        s2 = opt.state[opt.slots[1]] if len(opt.slots) > 1 else self._empty
+        opt_code, hp = self._hyperparams()
+        N = X.shape[0]
+        if N != self._N:  # per-layer outputs and their gradients, reused while N stays
+            size = N * int(self.dims.sum())
+            self._abuf = np.empty(size, dtype=model.dtype)
+            self._dbuf = np.empty(size, dtype=model.dtype)
+            self._N = N
+        losses = np.empty(epochs, dtype=np.float64)
+        correct = np.empty(epochs, dtype=np.int64)
+        clip = self.clip is not None
+        lo, hi = self.clip if clip else (0.0, 0.0)
+        target = -1.0 if target_accuracy is None else float(target_accuracy)
+        ran = _fused_epochs(X, y, params, model.grads, s1, s2, self.dims, self.codes,
+                            self.loss_code, self._bce_eps, opt_code, hp, opt.t, clip, lo, hi,
+                            target, self._abuf, self._dbuf, losses, correct)
+        opt.t += ran
+        return losses[:ran], correct[:ran]
+
+
+def fused_trainer(model, loss: str, optimizer, clip: tuple[float, float] | None):
+    """A :class:`FusedMLP` for this run, or None when it cannot be fused.
+
+    Fusable: a model whose layers are exactly ``Dense``, each optionally followed by one
+    ``Activation``, on flat float64/float32 inputs; loss ``mse`` or ``bce``; an optimizer of type
+    exactly ``SGD``, ``Momentum``, ``Adagrad``, ``RMSprop`` or ``Adam``. Mini-batches are not fused
+    (the trainer falls back to the per-layer kernels for them).
+
+    Parameters
+    ----------
+    model : Sequential
+    loss : str
+    optimizer : Optimizer
+    clip : (float, float) or None
+        Gradient clipping bounds, as the trainer normalized them.
+
+    Returns
+    -------
+    FusedMLP or None
+    """
+    if loss not in LOSS_CODES or type(optimizer) not in OPTIMIZER_CODES:
+        return None
+    layers = getattr(model, "layers", None)
+    if not layers or len(getattr(model, "input_shape", ())) != 1 \
+            or np.dtype(model.dtype) not in (np.float64, np.float32):
+        return None
+    dims: list[int] = [model.input_shape[0]]
+    codes: list[int] = []
+    prev = None
+    for layer in layers:
+        if type(layer) is Dense:
+            dims.append(layer.dout)
+            codes.append(ACTIVATION_CODES["identity"])
+        elif type(layer) is Activation and type(prev) is Dense \
+                and layer.name in ACTIVATION_CODES:
+            codes[-1] = ACTIVATION_CODES[layer.name]
+        else:
+            return None
+        prev = layer
+    return FusedMLP(model, loss, optimizer, clip, dims, codes)
