@@ -7,37 +7,35 @@ Run: ``pytest benchmarks/test_lab_mlp.py --benchmark-only``.
 """
 
 import pytest
+from conftest import record
 
 import fastnn
 
 EPOCHS = 100
-ROUNDS = {"reference": 10}
-GROUP = "lab-mlp-epoch"
-
-
-def _record(benchmark, **info):
-    benchmark.extra_info.update(info, epochs_per_round=EPOCHS)
+WORKLOAD = "lab-mlp-epoch"
+# forward 2*N*(2*4 + 4*4 + 4*1) multiply-adds, backward about twice that
+FLOPS_PER_EPOCH = 3 * 2 * 100 * (2 * 4 + 4 * 4 + 4 * 1)
 
 
 def _per_epoch(benchmark):
     if benchmark.stats is not None:  # None under --benchmark-disable (a smoke run)
-        _per_epoch(benchmark)
+        benchmark.extra_info["us_per_epoch"] = benchmark.stats.stats.median / EPOCHS * 1e6
 
 
 @pytest.mark.parametrize("backend", fastnn.available_backends())
-def test_fastnn(benchmark, backend):
+def test_fastnn(benchmark, backend, rounds):
     X, y = fastnn.data.generate_linear(100, seed=0)
     trainer = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], seed=2), lr=0.1, backend=backend)
     trainer.fit(X, y, epochs=2)  # warm-up (JIT compile, caches) outside the timed region
-    benchmark.group = GROUP
-    _record(benchmark, backend=backend, dtype="float64")
-    benchmark.pedantic(trainer.fit, args=(X, y, EPOCHS), rounds=ROUNDS.get(backend, 200),
-                       warmup_rounds=1)
+    record(benchmark, workload=WORKLOAD, backend=backend, dtype="float64",
+           flops=FLOPS_PER_EPOCH * EPOCHS, epochs_per_round=EPOCHS)
+    benchmark.pedantic(trainer.fit, args=(X, y, EPOCHS),
+                       rounds=rounds(10 if backend == "reference" else 200), warmup_rounds=1)
     _per_epoch(benchmark)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_pytorch(benchmark, threads):
+def test_pytorch(benchmark, threads, rounds):
     torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install '.[compare]')")
     X, y = (torch.from_numpy(a) for a in fastnn.data.generate_linear(100, seed=0))
     torch.manual_seed(2)
@@ -58,10 +56,10 @@ def test_pytorch(benchmark, threads):
     torch.set_num_threads(threads)
     try:
         fit()
-        benchmark.group = GROUP
-        _record(benchmark, backend=f"pytorch-{torch.__version__}", dtype="float64",
-                threads=threads)
-        benchmark.pedantic(fit, rounds=100, warmup_rounds=1)
+        record(benchmark, workload=WORKLOAD, backend=f"pytorch-{torch.__version__}",
+               dtype="float64", flops=FLOPS_PER_EPOCH * EPOCHS, threads=threads,
+               epochs_per_round=EPOCHS)
+        benchmark.pedantic(fit, rounds=rounds(100), warmup_rounds=1)
         _per_epoch(benchmark)
     finally:
         torch.set_num_threads(old)
