@@ -1,4 +1,8 @@
-"""The course's toy data sets. Inputs are float64 (n, 2); labels are float64 0/1, shaped (n, 1)."""
+"""Data sets: the course's toy sets and real handwritten digits.
+
+Toy inputs are float64 (n, 2) with 0/1 labels shaped (n, 1); the digits are images (n, 1, 8, 8)
+with one-hot labels (n, 10).
+"""
 
 from __future__ import annotations
 
@@ -34,4 +38,58 @@ def generate_xor_easy() -> tuple[np.ndarray, np.ndarray]:
     return np.array(inputs), np.array(labels).reshape(21, 1)
 
 
-DATASETS = ("linear", "xor")
+def load_digits(n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 handwritten 8x8 digits that scikit-learn ships, as images and one-hot labels.
+
+    Parameters
+    ----------
+    n : int, optional
+        Keep only the first ``n`` images (all when None).
+
+    Returns
+    -------
+    X : float64 array (n, 1, 8, 8)
+        Pixel intensities scaled from 0..16 to [0, 1].
+    y : float64 array (n, 10)
+        One-hot labels (``y.argmax(axis=1)`` is the digit).
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is missing, saying how to install it (``pip install 'fastnn[data]'``).
+    """
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError:
+        raise ImportError("the digits data set needs scikit-learn: pip install 'fastnn[data]' "
+                          "(or pip install scikit-learn)") from None
+    if n is not None:
+        check_positive("n", n, integer=True)
+    digits = sk_load_digits()
+    images, labels = digits.images, digits.target
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    X = (np.asarray(images, dtype=np.float64) / 16.0).reshape(-1, 1, 8, 8)
+    y = np.eye(10)[labels]
+    return X, y
+
+
+def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.2,
+                     seed=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle (seeded) and split into (X_train, X_test, y_train, y_test).
+
+    The test part has ``round(test_fraction * N)`` rows (at least 1); the same seed, the same
+    split.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be in (0, 1), got {test_fraction!r}")
+    N = X.shape[0]
+    n_test = max(1, int(round(test_fraction * N)))
+    if n_test >= N:
+        raise ValueError(f"{N} samples are too few to split off a test set")
+    order = np.random.default_rng(seed).permutation(N)
+    test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+DATASETS = ("linear", "xor", "digits")

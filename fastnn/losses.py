@@ -37,9 +37,30 @@ def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return loss, grad
 
 
+def softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Cross-entropy of softmax(``pred``) against one-hot (or probability) rows ``y``.
+
+    ``pred`` are logits (N, K), no activation before; the mean over samples is returned, with
+    gradient (softmax(pred) * sum_k y - y) / N, which is (softmax(pred) - y) / N for one-hot rows.
+    Log-sum-exp is shifted by the row maximum, so no logit overflows.
+    """
+    N = pred.shape[0]
+    z = pred - pred.max(axis=1, keepdims=True)  # (N, K), max 0 per row
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)  # (N, 1), >= 1
+    log_p = z - np.log(s)
+    loss = -float(np.sum(y * log_p)) / N
+    grad = e / s
+    grad *= y.sum(axis=1, keepdims=True)
+    grad -= y
+    grad /= N
+    return loss, grad
+
+
 LOSSES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]] = {
     "mse": mse,
     "bce": bce,
+    "softmax_cross_entropy": softmax_cross_entropy,
 }
 
 

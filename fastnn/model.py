@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -13,9 +11,7 @@ import numpy as np
 from ._checks import check_dtype, check_positive
 from .activations import check_activation
 from .init import get_initializer
-from .layers import Activation, Dense, Layer, layer_from_config
-
-FORMAT_VERSION = 1
+from .layers import Activation, Conv2d, Dense, Flatten, Layer, MaxPool2d
 
 
 class Sequential:
@@ -69,6 +65,8 @@ class Sequential:
                 g[name] = self.grads[offset:offset + n].reshape(s)
                 offset += n
             layer.bind(p, g)
+        self._first_with_params = next(
+            (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             layer.initialize(initializer, rng)
@@ -79,11 +77,16 @@ class Sequential:
             x = layer.forward(be, x)
         return x
 
-    def backward(self, be: ModuleType, dout: np.ndarray) -> np.ndarray:
-        """Back-propagate ``dout`` (N, *output_shape), filling ``grads``; returns dx."""
-        for layer in reversed(self.layers):
-            dout = layer.backward(be, dout)
-        return dout
+    def backward(self, be: ModuleType, dout: np.ndarray, need_dx: bool = True):
+        """Back-propagate ``dout`` (N, *output_shape), filling ``grads``; returns dx.
+
+        With ``need_dx=False`` (training) the work below the first layer that has parameters
+        is skipped, and None is returned.
+        """
+        first = 0 if need_dx else self._first_with_params
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            dout = self.layers[i].backward(be, dout, need_dx=need_dx or i > first)
+        return dout if need_dx else None
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:
         """(``"<layer index>.<name>"``, view) for every parameter, in buffer order."""
@@ -96,10 +99,10 @@ class Sequential:
                 "input_shape": list(self.input_shape), "dtype": self.dtype.name}
 
     def save(self, path: str | Path) -> None:
-        """Write architecture and weights to an ``.npz`` file (no pickled objects)."""
-        arrays = {name: v for name, v in self.named_parameters()}
-        np.savez(path, format_version=np.array(FORMAT_VERSION),
-                 config=np.array(json.dumps(self.config())), params=self.params, **arrays)
+        """Write architecture and weights to an ``.npz`` file (see :mod:`fastnn.checkpoint`)."""
+        from . import checkpoint
+
+        checkpoint.save(path, self)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -136,22 +139,37 @@ def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: st
     return Sequential(layers, init=init, seed=seed, dtype=dtype)
 
 
+def lab_cnn(seed: int | None = None, dtype="float64", init: str = "he") -> Sequential:
+    """The lab's convolution extra, made trainable: input (3, 28, 28), output (16, 28, 28).
+
+    conv 3->8 3x3 pad 1, relu, conv 8->16 3x3 pad 1, relu. The lab ran it on a 10x3x28x28
+    batch; it is the convolution benchmark workload.
+    """
+    layers = [Conv2d(3, 8, 3, padding=1), Activation("relu"),
+              Conv2d(8, 16, 3, padding=1), Activation("relu")]
+    return Sequential(layers, input_shape=(3, 28, 28), init=init, seed=seed, dtype=dtype)
+
+
+def digits_cnn(seed: int | None = None, dtype="float64", init: str = "he",
+               channels: tuple[int, int] = (16, 32)) -> Sequential:
+    """A small CNN for 8x8 digit images (1, 8, 8) -> 10 logits (use ``softmax_cross_entropy``).
+
+    conv 1->c1 3x3 pad 1, relu, max-pool 2 -> (c1, 4, 4); conv c1->c2 3x3 pad 1, relu,
+    max-pool 2 -> (c2, 2, 2); flatten; dense 4*c2 -> 10.
+    """
+    c1, c2 = (int(check_positive("channels", c, integer=True)) for c in channels)
+    layers = [Conv2d(1, c1, 3, padding=1), Activation("relu"), MaxPool2d(2),
+              Conv2d(c1, c2, 3, padding=1), Activation("relu"), MaxPool2d(2),
+              Flatten(), Dense(4 * c2, 10)]
+    return Sequential(layers, input_shape=(1, 8, 8), init=init, seed=seed, dtype=dtype)
+
+
 def load_model(path: str | Path) -> Sequential:
-    """Read a model written by :meth:`Sequential.save`."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            version = int(f["format_version"])
-            cfg = json.loads(str(f["config"]))
-            params = f["params"]
-    except (OSError, KeyError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a readable fastnn model ({e})") from None
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: model format version {version}; this fastnn reads "
-                         f"{FORMAT_VERSION}")
-    layers = [layer_from_config(c) for c in cfg["layers"]]
-    model = Sequential(layers, input_shape=tuple(cfg["input_shape"]), dtype=cfg["dtype"])
-    if params.shape != model.params.shape:
-        raise ValueError(f"{path}: {params.shape[0]} parameters stored, the architecture has "
-                         f"{model.params.shape[0]}")
-    model.params[...] = params
-    return model
+    """Read the model of a checkpoint written by :meth:`Sequential.save` or a training run.
+
+    Raises :class:`fastnn.checkpoint.CheckpointError` (a ValueError) for a missing, truncated,
+    corrupt or wrong-version file.
+    """
+    from . import checkpoint
+
+    return checkpoint.load(path).model

@@ -106,3 +106,22 @@ def test_float32_trajectory():
     loss, params = trajectory("numpy", "sgd", epochs=100, dtype="float32")
     assert params.dtype == np.float32
     assert_rel_close(loss, ref_loss, 1e-4, "losses")
+
+
+@pytest.mark.parametrize("backend", fastnn.available_backends())
+def test_need_dx_false_skips_only_dx(backend):
+    be = fastnn.get_backend(backend)
+    x, W, b, dout = arrays(3, np.float64, (9, 5), (5, 3), (3,), (9, 3))
+    dx, dW, db = be.dense_backward(x, W, dout)
+    none, dW2, db2 = be.dense_backward(x, W, dout, need_dx=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dW2, dW)
+    np.testing.assert_array_equal(db2, db)
+    model = fastnn.MLP([5, 4, 3], seed=1)
+    model.forward(be, x)
+    model.backward(be, dout, need_dx=True)
+    grads = model.grads.copy()
+    model.grads[...] = 0
+    model.forward(be, x)
+    assert model.backward(be, dout, need_dx=False) is None
+    np.testing.assert_array_equal(model.grads, grads)

@@ -158,8 +158,8 @@ def test_parallel_kernels_match_a_serial_run():
     with limit_threads(2):
         assert numba.get_num_threads() == 2
         pairs = [(J._dense_forward_parallel(x, W, b, 2), J._dense_forward_serial(x, W, b))]
-        pairs += list(zip(J._dense_backward_parallel(x, W, dout, 2),
-                          J._dense_backward_serial(x, W, dout), strict=True))
+        pairs += list(zip(J._dense_backward_parallel(x, W, dout, True, 2),
+                          J._dense_backward_serial(x, W, dout, True), strict=True))
         for code in J.ACTIVATION_CODES.values():
             flat = z.reshape(-1)
             pairs.append((J._activation_forward_parallel(code, flat, 2),

@@ -1,7 +1,6 @@
 """PyTorch as an independent oracle (optional extra `compare`): the same network, the same
 weights, the same optimizer, trained side by side, must give the same losses and weights."""
 
-import numpy as np
 import pytest
 from conftest import assert_rel_close
 

@@ -197,7 +197,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_load_rejects_garbage(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable fastnn model"):
+    with pytest.raises(ValueError, match="not a readable fastnn checkpoint"):
         fastnn.load_model(tmp_path / "bad.npz")
 
 

@@ -6,6 +6,7 @@ float dtype (float64 or float32); each kernel returns arrays of its inputs' dtyp
 
 from __future__ import annotations
 
+import os
 from typing import Protocol
 
 import numpy as np
@@ -22,15 +23,36 @@ class Backend(Protocol):
         """x (N, Din), W (Din, Dout), b (Dout,) -> out (N, Dout) = x @ W + b."""
 
     def dense_backward(
-        self, x: np.ndarray, W: np.ndarray, dout: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,)."""
+        self, x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,).
+
+        With ``need_dx=False`` (a network's first layer) dx is not computed and is None.
+        """
 
     def activation_forward(self, name: str, z: np.ndarray) -> np.ndarray:
         """y = f(z), elementwise, any shape."""
 
     def activation_backward(self, name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
         """dz = dy * f'(z), with f' written from the output y; y and dy of one shape."""
+
+    def conv2d_forward(self, x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
+                       padding: int = 0) -> np.ndarray:
+        """x (N, C, H, W), W (F, C, KH, KW), b (F,) -> out (N, F, OH, OW), zero padding."""
+
+    def conv2d_backward(
+        self, x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int = 1, padding: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x (N, C, H, W), W (F, C, KH, KW), dout (N, F, OH, OW) -> dx, dW, db (F,)."""
+
+    def max_pool2d_forward(self, x: np.ndarray, size: int | tuple[int, int] = 2,
+                           stride: int | None = None) -> np.ndarray:
+        """x (N, C, H, W) -> out (N, C, OH, OW), the max of each window (stride: the size)."""
+
+    def max_pool2d_backward(self, x: np.ndarray, dout: np.ndarray,
+                            size: int | tuple[int, int] = 2,
+                            stride: int | None = None) -> np.ndarray:
+        """x (N, C, H, W), dout (N, C, OH, OW) -> dx (N, C, H, W); ties: see POOL_TIES."""
 
 
 def check_same_float_dtype(kernel: str, *arrays: np.ndarray) -> None:
@@ -68,3 +90,119 @@ def check_activation_backward(y: np.ndarray, dy: np.ndarray) -> None:
     if y.shape != dy.shape:
         raise ValueError(f"activation_backward: y {y.shape} and dy {dy.shape} differ in shape")
     check_same_float_dtype("activation_backward", y, dy)
+
+
+# -- convolution and pooling --------------------------------------------------------------------
+
+#: NOTE: max pooling sends a window's gradient to ONE input: the first maximum in row-major order
+#: within the window (as ``argmax`` picks it). Overlapping windows (stride < size) add up.
+POOL_TIES = "first maximum in row-major window order"
+
+
+def _check_int(kernel: str, kind: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        want = "an integer >= 1" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{kernel}: {kind} must be {want}, got {value!r}")
+    return int(value)
+
+
+def conv_output_size(size: int, k: int, stride: int, padding: int) -> int:
+    """Output length of a window of ``k`` sliding by ``stride`` over ``size + 2 padding``.
+
+    Raises ValueError when the window does not fit (the output would be empty).
+    """
+    out = (size + 2 * padding - k) // stride + 1
+    if out <= 0 or size + 2 * padding < k:
+        raise ValueError(f"kernel size {k} is larger than the padded input size "
+                         f"{size} + 2*{padding} = {size + 2 * padding}")
+    return out
+
+
+def check_conv2d(kernel: str, x: np.ndarray, W: np.ndarray, b_or_dout: np.ndarray | None,
+                 stride: object, padding: object, backward: bool = False) -> tuple[int, int]:
+    """Check a conv2d call; return (OH, OW). ``b_or_dout`` is b (forward) or dout (backward)."""
+    stride = _check_int(kernel, "stride", stride, 1)
+    padding = _check_int(kernel, "padding", padding, 0)
+    if x.ndim != 4 or W.ndim != 4:
+        raise ValueError(f"{kernel}: x {x.shape} and W {W.shape} must be 4-D; "
+                         "want x (N, C, H, W), W (F, C, KH, KW)")
+    N, C, H, Wd = x.shape
+    F, CW, KH, KW = W.shape
+    if C != CW:
+        raise ValueError(f"{kernel}: x {x.shape} has {C} channels but W {W.shape} expects {CW}; "
+                         "want x (N, C, H, W), W (F, C, KH, KW)")
+    try:
+        OH = conv_output_size(H, KH, stride, padding)
+        OW = conv_output_size(Wd, KW, stride, padding)
+    except ValueError as e:
+        raise ValueError(f"{kernel}: x {x.shape}, W {W.shape}, padding {padding}: {e}") from None
+    if backward:
+        dout = b_or_dout
+        if dout.shape != (N, F, OH, OW):
+            raise ValueError(f"{kernel}: dout {dout.shape} does not fit x {x.shape} and "
+                             f"W {W.shape} (stride {stride}, padding {padding}); "
+                             f"want ({N}, {F}, {OH}, {OW})")
+        check_same_float_dtype(kernel, x, W, dout)
+    else:
+        b = b_or_dout
+        if b.shape != (F,):
+            raise ValueError(f"{kernel}: b {b.shape} does not fit W {W.shape}; want ({F},)")
+        check_same_float_dtype(kernel, x, W, b)
+    return OH, OW
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_buffer_fits(kernel: str, what: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Raise ValueError if a buffer of ``shape`` would not fit in this machine's memory.
+
+    Sizes are Python integers, so nothing overflows however large the shape.
+    """
+    n = 1
+    for s in shape:
+        n *= int(s)
+    nbytes = n * np.dtype(dtype).itemsize
+    limit = _physical_memory()
+    if nbytes >= np.iinfo(np.intp).max or (limit is not None and nbytes > limit):
+        have = f"{limit / 2**30:.1f} GiB" if limit is not None else "unknown"
+        raise ValueError(f"{kernel}: the {what} buffer {tuple(int(s) for s in shape)} "
+                         f"{np.dtype(dtype).name} needs {nbytes / 2**30:.1f} GiB, more than this "
+                         f"machine's memory ({have}); use smaller batches")
+
+
+def pool_params(kernel: str, size: object, stride: object) -> tuple[int, int, int]:
+    """Return (KH, KW, stride) from ``size`` (int or pair) and ``stride`` (None: KH)."""
+    pair = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    if len(pair) != 2:
+        raise ValueError(f"{kernel}: size must be an integer or a pair, got {size!r}")
+    KH = _check_int(kernel, "size", pair[0], 1)
+    KW = _check_int(kernel, "size", pair[1], 1)
+    s = KH if stride is None else _check_int(kernel, "stride", stride, 1)
+    return KH, KW, s
+
+
+def check_max_pool2d(kernel: str, x: np.ndarray, dout: np.ndarray | None, size: object,
+                     stride: object) -> tuple[int, int, int, int, int]:
+    """Check a max_pool2d call; return (KH, KW, stride, OH, OW)."""
+    KH, KW, s = pool_params(kernel, size, stride)
+    if x.ndim != 4:
+        raise ValueError(f"{kernel}: x {x.shape} must be 4-D; want x (N, C, H, W)")
+    N, C, H, Wd = x.shape
+    try:
+        OH = conv_output_size(H, KH, s, 0)
+        OW = conv_output_size(Wd, KW, s, 0)
+    except ValueError as e:
+        raise ValueError(f"{kernel}: x {x.shape}: {e}") from None
+    if dout is None:
+        check_same_float_dtype(kernel, x)
+    else:
+        if dout.shape != (N, C, OH, OW):
+            raise ValueError(f"{kernel}: dout {dout.shape} does not fit x {x.shape} "
+                             f"(size {(KH, KW)}, stride {s}); want ({N}, {C}, {OH}, {OW})")
+        check_same_float_dtype(kernel, x, dout)
+    return KH, KW, s, OH, OW

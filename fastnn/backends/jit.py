@@ -301,21 +301,24 @@ def _dense_forward_parallel(x, W, b, T):
 
 
 @njit(cache=True, error_model="numpy")
-def _dense_backward_serial(x, W, dout):
-    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,)."""
+def _dense_backward_serial(x, W, dout, need_dx):
+    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din; (0, Din) unless need_dx),
+    dW (Din, Dout), db (Dout,)."""
     db = np.empty(dout.shape[1], dtype=dout.dtype)
     _colsum_span(dout, db, 0, dout.shape[1])
-    return np.dot(dout, W.T), np.dot(x.T, dout), db
+    dx = np.dot(dout, W.T) if need_dx else np.empty((0, W.shape[0]), dtype=dout.dtype)
+    return dx, np.dot(x.T, dout), db
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _dense_backward_parallel(x, W, dout, T):
+def _dense_backward_parallel(x, W, dout, need_dx, T):
     """As _dense_backward_serial; db over T column spans in parallel."""
     Dout = dout.shape[1]
     db = np.empty(Dout, dtype=dout.dtype)
     for t in prange(T):
         _colsum_span(dout, db, t * Dout // T, (t + 1) * Dout // T)
-    return np.dot(dout, W.T), np.dot(x.T, dout), db
+    dx = np.dot(dout, W.T) if need_dx else np.empty((0, W.shape[0]), dtype=dout.dtype)
+    return dx, np.dot(x.T, dout), db
 
 
 @njit(cache=True, error_model="numpy")
@@ -368,13 +371,14 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return kernel(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(b), *T)
 
 
-def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray):
-    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din), dW (Din, Dout), db (Dout,)."""
+def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool = True):
+    """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din) or None, dW (Din, Dout), db."""
     check_dense_backward(x, W, dout)
     T = _parallel(dout.size)
     kernel = _dense_backward_parallel if T else _dense_backward_serial
-    return kernel(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(dout),
-                  *T)
+    dx, dW, db = kernel(np.ascontiguousarray(x), np.ascontiguousarray(W),
+                        np.ascontiguousarray(dout), bool(need_dx), *T)
+    return dx if need_dx else None, dW, db
 
 
 def _code(name: str) -> int:
