@@ -1,4 +1,5 @@
-"""Figures: ground truth beside prediction (the course's ``show_result``) and learning curves.
+"""Figures: ground truth beside prediction (the course's ``show_result``), learning curves,
+and for classifiers a confusion matrix and a grid of misclassified images.
 
 matplotlib is imported lazily with the Agg backend, so importing fastnn stays cheap and no
 display is needed.
@@ -67,4 +68,126 @@ def learning_curve(curves: dict[str, Sequence[float]], path: str | Path, title: 
         ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, path: str | Path,
+                     n_classes: int = 10, title: str = "") -> np.ndarray:
+    """Save the confusion matrix (rows: true class, columns: predicted) as a PNG; return it.
+
+    Parameters
+    ----------
+    y_true, y_pred : int arrays (N,) of class indices in [0, n_classes)
+    path : where to write the PNG
+    """
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    for t in range(n_classes):
+        for p in range(n_classes):
+            if cm[t, p]:
+                ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=8,
+                        color="white" if cm[t, p] > cm.max() / 2 else "black")
+    ax.set_xticks(range(n_classes))
+    ax.set_yticks(range(n_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title or f"confusion matrix ({np.trace(cm)}/{cm.sum()} correct)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return cm
+
+
+def misclassified_grid(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                       path: str | Path, max_images: int = 36, title: str = "") -> int:
+    """Save a grid of the misclassified images, each titled "true→predicted"; return their count.
+
+    Parameters
+    ----------
+    images : array (N, H, W) or (N, 1, H, W)
+    y_true, y_pred : int arrays (N,)
+    path : where to write the PNG (written, with a note, even when nothing is misclassified)
+    max_images : at most this many are drawn, the first ones in order
+    """
+    images = images.reshape(images.shape[0], *images.shape[-2:])
+    wrong = np.flatnonzero(y_true != y_pred)
+    shown = wrong[:max_images]
+    cols = max(1, min(6, len(shown)))
+    rows = max(1, -(-len(shown) // cols))
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols + 0.4, 1.7 * rows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, k in zip(axes.flat, shown, strict=False):
+        ax.imshow(images[k], cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"{y_true[k]}\u2192{y_pred[k]}", fontsize=10)
+    if not len(wrong):
+        axes[0, 0].text(0.5, 0.5, "no misclassified\nimages", ha="center", va="center")
+    fig.suptitle(title or f"misclassified: {len(wrong)} (true\u2192predicted)"
+                 + (f", first {len(shown)} shown" if len(shown) < len(wrong) else ""),
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return len(wrong)
+
+
+def benchmark_chart(rows: list[dict], path: str | Path) -> None:
+    """Grouped horizontal bars (log scale): one panel row per workload, one bar per backend."""
+    plt = _pyplot()
+    workloads = [w for w in dict.fromkeys(r["workload"] for r in rows)
+                 if w not in ("yardstick", "gemm-peak")]
+    if not workloads:
+        workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    heights = [len([r for r in rows if r["workload"] == w]) for w in workloads]
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(9, 1.2 + 0.38 * sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    palette = {"reference": "#999999", "numpy": "#1f77b4", "numba": "#2ca02c"}
+    for ax, w in zip(axes[:, 0], workloads, strict=True):
+        group = sorted((r for r in rows if r["workload"] == w),
+                       key=lambda r: (r["dtype"], -r["median"]))
+        labels = [f"{r['label']} {r['dtype']}" for r in group]
+        colors = [palette.get(r["backend"], "#d62728" if r["backend"].startswith("pytorch")
+                              else "#9467bd") for r in group]
+        values = [r["median"] * 1e3 for r in group]
+        ax.barh(range(len(group)), values, color=colors)
+        ax.set_yticks(range(len(group)), labels, fontsize=8)
+        ax.set_xscale("log")
+        ax.set_title(w, fontsize=10, loc="left")
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.3g} ms", va="center", fontsize=7)
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    axes[-1, 0].set_xlabel("median time per call, ms (log scale; shorter is faster)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def prediction_grid(panels, path: str | Path, title: str = "") -> None:
+    """Ground truth, then each run's predicted classes, for 2-D inputs (red 0, blue 1).
+
+    ``panels`` is a list of (label, result) with result holding ``X``, ``y`` and ``pred``.
+    """
+    plt = _pyplot()
+    n = len(panels) + 1
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.9), sharex=True, sharey=True,
+                             squeeze=False)
+    X, y = panels[0][1]["X"], panels[0][1]["y"]
+    items = [("ground truth", y[:, 0] > 0.5)]
+    items += [(label, r["pred"][:, 0] > 0.5) for label, r in panels]
+    for ax, (label, cls) in zip(axes[0], items, strict=True):
+        ax.scatter(X[~cls, 0], X[~cls, 1], c="red", s=10)
+        ax.scatter(X[cls, 0], X[cls, 1], c="blue", s=10)
+        ax.set_title(label, fontsize=9)
+        ax.set_aspect("equal", adjustable="box")
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
     plt.close(fig)
