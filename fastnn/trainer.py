@@ -145,7 +145,7 @@ class Trainer:
         out = model.forward(be, X)
         loss, dout = self.loss_fn(out, y)
         correct = count_correct(out, y)
-        model.backward(be, dout)
+        model.backward(be, dout, need_dx=False)
         if self.clip is not None:
             np.clip(model.grads, *self.clip, out=model.grads)
         self.optimizer.step(model.params, model.grads)
