@@ -1,0 +1,242 @@
+"""Numerics regression: golden trajectories and a backend-vs-reference report.
+
+Golden files (``tests/golden/*.npz``) hold, for each configuration in :data:`CONFIGS`, the loss
+of every epoch and the final weights, computed by the ``reference`` backend in float64. The
+tests compare every backend against them; they never rewrite them. Regenerating them is one
+deliberate command::
+
+    python -m fastnn.verify --write-golden tests/golden
+
+:func:`verify` runs every available backend on one configuration and measures its largest
+absolute and relative differences from the reference: kernels forward and backward, then a
+training trajectory. ``fastnn verify`` prints that table and exits 1 past tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .backends import available_backends, get_backend
+from .model import MLP, Sequential
+
+#: float64 tolerance (relative) between a backend and the reference.
+RTOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One reproducible training run (an MLP on a lab data set, or the lab CNN)."""
+
+    name: str
+    data: str = "xor"
+    activation: str = "sigmoid"
+    optimizer: str = "sgd"
+    lr: float = 1.0
+    epochs: int = 300
+    hidden: tuple[int, ...] = (4, 4)
+    loss: str = "mse"
+    seed: int = 2
+    model: str = "mlp"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Config:
+        """Read a configuration from a JSON object with these field names."""
+        try:
+            raw = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise ValueError(f"cannot read config {str(path)!r}: {e.strerror or e}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config {str(path)!r} is not valid JSON: {e}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"config {str(path)!r} must hold a JSON object")
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"config {str(path)!r}: unknown keys {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(known))}")
+        raw.setdefault("name", Path(path).stem)
+        if "hidden" in raw:
+            raw["hidden"] = tuple(raw["hidden"])
+        return cls(**raw)
+
+
+def _lab_configs() -> list[Config]:
+    out = []
+    for d in ("linear", "xor"):
+        for act in ("sigmoid", "tanh", "relu"):
+            for opt, lr in (("sgd", 0.5), ("adam", 0.02)):
+                out.append(Config(f"{d}-{act}-{opt}", data=d, activation=act, optimizer=opt,
+                                  lr=lr, epochs=300 if d == "xor" else 150))
+    out.append(Config("lab-cnn-sgd", data="lab-cnn", activation="relu", optimizer="sgd",
+                      lr=0.01, epochs=4, model="cnn"))
+    return out
+
+
+#: The golden configurations: the lab's data sets x activations x {sgd, adam}, and the lab CNN.
+CONFIGS: dict[str, Config] = {c.name: c for c in _lab_configs()}
+
+
+def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 3, 28, 28)).astype(dtype)  # the lab's batch, 4 images of 10
+    y = rng.uniform(0, 1, (4, 16, 28, 28)).astype(dtype)   # a regression target
+    return X, y
+
+
+def build(cfg: Config, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
+    """The model (seeded weights) and data of ``cfg``."""
+    if cfg.model == "cnn":
+        from .model import lab_cnn
+
+        X, y = _lab_cnn_data(dtype)
+        return lab_cnn(seed=cfg.seed, dtype=dtype), X, y
+    if cfg.model != "mlp":
+        raise ValueError(f"unknown model {cfg.model!r}; choose from: mlp, cnn")
+    if cfg.data == "linear":
+        X, y = data.generate_linear(100, seed=cfg.seed)
+    elif cfg.data == "xor":
+        X, y = data.generate_xor_easy()
+    else:
+        raise ValueError(f"unknown data set {cfg.data!r}; choose from: linear, xor")
+    model = MLP([2, *cfg.hidden, 1], activation=cfg.activation, seed=cfg.seed, dtype=dtype)
+    return model, X, y
+
+
+def run(cfg: Config, backend: str, dtype="float64") -> dict[str, np.ndarray]:
+    """Train ``cfg`` on ``backend``: ``{"loss": per-epoch losses, "params": final weights}``."""
+    from .trainer import Trainer
+
+    model, X, y = build(cfg, dtype)
+    trainer = Trainer(model, loss=cfg.loss, optimizer=cfg.optimizer, lr=cfg.lr,
+                      backend=backend, seed=cfg.seed)
+    history = trainer.fit(X, y, epochs=cfg.epochs)
+    return {"loss": np.array(history.loss), "params": model.params.astype(np.float64)}
+
+
+def write_golden(folder: str | Path, names=None) -> list[Path]:
+    """(Re)generate golden files with the reference backend; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names or CONFIGS:
+        cfg = CONFIGS[name]
+        result = run(cfg, "reference")
+        path = folder / f"{name}.npz"
+        np.savez(path, config=np.array(json.dumps(asdict(cfg))), **result)
+        written.append(path)
+    return written
+
+
+def read_golden(path: str | Path) -> tuple[Config, dict[str, np.ndarray]]:
+    """The configuration and arrays of one golden file."""
+    with np.load(path, allow_pickle=False) as f:
+        raw = json.loads(str(f["config"]))
+        raw["hidden"] = tuple(raw["hidden"])
+        return Config(**raw), {"loss": f["loss"], "params": f["params"]}
+
+
+# -- backend vs reference report --------------------------------------------------------------
+
+def max_diffs(actual, expected) -> tuple[float, float]:
+    """(max |a - e|, max |a - e| / max(|e|, tiny)) over all entries, in float64."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        return float("inf"), float("inf")
+    if a.size == 0:
+        return 0.0, 0.0
+    diff = np.abs(a - e)
+    floor = max(float(np.max(np.abs(e))) * 1e-3, np.finfo(np.float64).tiny)
+    return float(diff.max()), float(np.max(diff / np.maximum(np.abs(e), floor)))
+
+
+def _kernel_cases(be, ref, dtype, rng):
+    """(name, backend result, reference result) for each kernel of the contract."""
+    x = rng.standard_normal((13, 7)).astype(dtype)
+    W = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    dout = rng.standard_normal((13, 5)).astype(dtype)
+    yield "dense_forward", be.dense_forward(x, W, b), ref.dense_forward(x, W, b)
+    for part, a, e in zip(("dx", "dW", "db"), be.dense_backward(x, W, dout),
+                          ref.dense_backward(x, W, dout), strict=True):
+        yield f"dense_backward {part}", a, e
+    for act in ("sigmoid", "tanh", "relu", "leaky_relu", "identity"):
+        ya, ye = be.activation_forward(act, x * 4), ref.activation_forward(act, x * 4)
+        yield f"{act} forward", ya, ye
+        yield f"{act} backward", be.activation_backward(act, ye, x), \
+            ref.activation_backward(act, ye, x)
+    if hasattr(be, "conv2d_forward") and hasattr(ref, "conv2d_forward"):
+        xc = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+        Wc = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+        bc = rng.standard_normal(4).astype(dtype)
+        for stride, pad in ((1, 1), (2, 0)):
+            out = ref.conv2d_forward(xc, Wc, bc, stride=stride, padding=pad)
+            yield f"conv2d_forward s{stride} p{pad}", \
+                be.conv2d_forward(xc, Wc, bc, stride=stride, padding=pad), out
+            d = rng.standard_normal(out.shape).astype(dtype)
+            for part, a, e in zip(("dx", "dW", "db"),
+                                  be.conv2d_backward(xc, Wc, d, stride=stride, padding=pad),
+                                  ref.conv2d_backward(xc, Wc, d, stride=stride, padding=pad),
+                                  strict=True):
+                yield f"conv2d_backward s{stride} p{pad} {part}", a, e
+
+
+def verify(cfg: Config, dtype="float64", backends=None) -> list[dict]:
+    """Rows ``{backend, check, max_abs, max_rel, tol, ok}`` for every backend but the reference."""
+    ref = get_backend("reference")
+    tol = RTOL[np.dtype(dtype).name]
+    rows = []
+    names = [b for b in (backends or available_backends()) if b != "reference"]
+    ref_run = run(cfg, "reference", dtype)
+    for name in names:
+        be = get_backend(name)
+        rng = np.random.default_rng(cfg.seed)
+        with np.errstate(over="ignore"):
+            for check, a, e in _kernel_cases(be, ref, dtype, rng):
+                abs_, rel = max_diffs(a, e)
+                rows.append({"backend": name, "check": check, "max_abs": abs_, "max_rel": rel,
+                             "tol": tol, "ok": rel <= tol})
+        result = run(cfg, name, dtype)
+        for part in ("loss", "params"):
+            abs_, rel = max_diffs(result[part], ref_run[part])
+            check = f"trajectory {cfg.name}: {cfg.epochs} epochs, {part}"
+            rows.append({"backend": name, "check": check, "max_abs": abs_, "max_rel": rel,
+                         "tol": tol, "ok": rel <= tol})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of :func:`verify`'s rows."""
+    head = f"{'backend':<10} {'check':<48} {'max abs diff':>13} {'max rel diff':>13} {'tol':>7}  ok"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['backend']:<10} {r['check']:<48} {r['max_abs']:>13.3e} "
+                     f"{r['max_rel']:>13.3e} {r['tol']:>7.0e}  {'yes' if r['ok'] else 'NO'}")
+    return "\n".join(lines)
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fastnn.verify",
+                                     description="Regenerate the golden files (reference "
+                                     "backend, float64). Deliberate: review the diff.")
+    parser.add_argument("--write-golden", metavar="DIR", required=True)
+    parser.add_argument("names", nargs="*", help=f"configurations (default all): "
+                        f"{', '.join(CONFIGS)}")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration(s) {', '.join(unknown)}")
+    for path in write_golden(args.write_golden, args.names or None):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
