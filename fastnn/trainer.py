@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,8 @@ logger = logging.getLogger("fastnn")
 
 #: Runs with at least this many epochs get a progress bar when stderr is a terminal.
 PROGRESS_MIN_EPOCHS = 2000
+#: A compiled stretch of epochs aims to last about this long, so Ctrl-C is noticed promptly.
+STRETCH_SECONDS = 0.25
 
 
 class DivergenceError(FloatingPointError):
@@ -31,11 +37,16 @@ class DivergenceError(FloatingPointError):
 @dataclass
 class History:
     """Per-epoch ``loss`` and ``accuracy``, measured on each epoch's forward pass (before that
-    epoch's update, as in the lab); ``stopped_early`` when the target accuracy ended the run."""
+    epoch's update, as in the lab); ``val_loss`` and ``val_accuracy`` on the validation data
+    after the epoch's update, when there is validation data. ``stopped_early`` when the target
+    accuracy ended the run, ``interrupted`` when Ctrl-C did."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
     stopped_early: bool = False
+    interrupted: bool = False
 
     @property
     def epochs(self) -> int:
@@ -43,18 +54,28 @@ class History:
         return len(self.loss)
 
     def to_csv(self, path: str | Path) -> None:
-        """Write ``epoch,loss,accuracy`` rows, epochs counted from 1."""
-        rows = ["epoch,loss,accuracy"]
-        rows += [f"{i},{lo!r},{a!r}" for i, (lo, a) in
-                 enumerate(zip(self.loss, self.accuracy, strict=True), start=1)]
+        """Write ``epoch,loss,accuracy[,val_loss,val_accuracy]`` rows, epochs counted from 1."""
+        cols = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if self.val_loss else [])
+        values = [getattr(self, c) for c in cols]
+        rows = [",".join(["epoch", *cols])]
+        rows += [",".join([str(i), *(repr(v) for v in vs)])
+                 for i, vs in enumerate(zip(*values, strict=True), start=1)]
         Path(path).write_text("\n".join(rows) + "\n")
 
 
-def count_correct(pred: np.ndarray, y: np.ndarray) -> int:
-    """Correct predictions: threshold 0.5 for one output unit, argmax for several."""
+def count_correct(pred: np.ndarray, y: np.ndarray) -> float:
+    """Correct predictions: threshold 0.5 for one output unit, argmax over axis 1 for several.
+
+    For outputs with more axes (an image-shaped output, say) each sample counts the fraction of
+    its positions that are right, so the count stays between 0 and N.
+    """
     if pred.shape[1] == 1:
-        return int(np.count_nonzero((pred > 0.5) == (y > 0.5)))
-    return int(np.count_nonzero(pred.argmax(axis=1) == y.argmax(axis=1)))
+        hits = np.count_nonzero((pred > 0.5) == (y > 0.5))
+    else:
+        hits = np.count_nonzero(pred.argmax(axis=1) == y.argmax(axis=1))
+    if pred.ndim > 2:
+        return hits / math.prod(pred.shape[2:])
+    return int(hits)
 
 
 def _check_clip(clip) -> tuple[float, float] | None:
@@ -111,6 +132,8 @@ class Trainer:
         self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
         self._fused_for, self._fused = None, None
+        #: epochs trained so far, over every fit call (restored from checkpoints)
+        self.epoch = 0
 
     # -- data ---------------------------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
@@ -171,8 +194,15 @@ class Trainer:
     def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
             fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
             target_accuracy: float | None = None, log_every: int | None = None,
-            log: Callable[[str], None] | None = None, progress: bool | None = None) -> History:
-        """Train for up to ``epochs`` epochs.
+            log: Callable[[str], None] | None = None, progress: bool | None = None,
+            val_data: tuple[np.ndarray, np.ndarray] | None = None,
+            checkpoint_every: int | None = None,
+            on_checkpoint: Callable[[Trainer, History], None] | None = None,
+            history: History | None = None) -> History:
+        """Train for up to ``epochs`` more epochs.
+
+        Epochs are counted over the trainer's life (``self.epoch``), so a resumed run numbers,
+        logs and draws fresh data exactly as an uninterrupted one.
 
         Parameters
         ----------
@@ -185,8 +215,8 @@ class Trainer:
         shuffle : bool
             Reshuffle mini-batches each epoch (seeded by the trainer's ``seed``).
         fresh_data : callable, optional
-            ``fresh_data(epoch) -> (X, y)`` gives new training data for each epoch after the
-            first (the lab's "data reproduction").
+            ``fresh_data(epoch) -> (X, y)`` gives new training data for every epoch after the
+            trainer's first (the lab's "data reproduction"); ``epoch`` counts from 1.
         target_accuracy : float, optional
             Stop once an epoch's accuracy reaches this fraction (0 < t <= 1).
         log_every : int, optional
@@ -194,10 +224,18 @@ class Trainer:
             (default: the ``fastnn`` logger at INFO level).
         progress : bool, optional
             Show a tqdm bar; by default only for long runs with stderr on a terminal.
+        val_data : (X, y), optional
+            Evaluated after every epoch into ``history.val_loss`` / ``val_accuracy``.
+        checkpoint_every, on_checkpoint : int, callable, optional
+            Call ``on_checkpoint(trainer, history)`` after every ``checkpoint_every``-th epoch.
+        history : History, optional
+            Append to this history (a resumed run's) instead of starting a new one.
 
         Returns
         -------
         History
+            With ``interrupted`` set when Ctrl-C (SIGINT) arrived: the epoch under way is
+            finished, the model and optimizer are consistent, and fit returns.
         """
         check_positive("epochs", epochs, integer=True)
         if batch_size is not None:
@@ -208,7 +246,11 @@ class Trainer:
         if log_every is not None:
             check_positive("log_every", log_every, integer=True)
             log = log or logger.info
+        if checkpoint_every is not None:
+            check_positive("checkpoint_every", checkpoint_every, integer=True)
         X, y = self._check_data(X, y)
+        if val_data is not None:
+            val_data = self._check_data(*val_data)
         if progress is None:
             progress = epochs >= PROGRESS_MIN_EPOCHS and sys.stderr.isatty()
         bar = None
@@ -217,56 +259,112 @@ class Trainer:
             bar = tqdm(total=epochs, unit="epoch", leave=False)
         tick = max(1, epochs // 200)
 
-        history = History()
+        history = history if history is not None else History()
         fused = self._fused_runner()
-        epoch = 0
-        try:
-            # sigmoid's exp(-z) overflows to inf, correctly; a diverging run is caught by the loss
-            with np.errstate(all="ignore"), limit_threads(self.threads):
-                while epoch < epochs:
-                    if fresh_data is not None and epoch > 0:
-                        X, y = self._check_data(*fresh_data(epoch + 1))
-                    N = X.shape[0]
-                    if fused is not None and (batch_size is None or batch_size >= N):
-                        # one compiled call up to the next epoch something outside observes
-                        stop = epochs if fresh_data is None else epoch + 1
-                        for every in (log_every, tick if bar is not None else None):
-                            if every is not None:
-                                stop = min(stop, (epoch // every + 1) * every)
-                        losses, correct = fused.run(X, y, stop - epoch, target_accuracy)
-                        losses, accs = losses.tolist(), (correct / N).tolist()
-                    elif batch_size is None or batch_size >= N:
-                        loss, correct = self._step(X, y)
-                        losses, accs = [loss], [correct / N]
-                    else:
-                        order = self._rng.permutation(N) if shuffle else np.arange(N)
-                        loss, correct = 0.0, 0
-                        for start in range(0, N, batch_size):
-                            idx = order[start:start + batch_size]
-                            batch_loss, batch_correct = self._step(X[idx], y[idx])
-                            loss += batch_loss * len(idx)
-                            correct += batch_correct
-                        loss /= N
-                        losses, accs = [loss], [correct / N]
-                    epoch += len(losses)
-                    loss, acc = losses[-1], accs[-1]
-                    if not math.isfinite(loss):
-                        raise DivergenceError(
-                            f"loss became {loss} at epoch {epoch}; try a lower learning rate "
-                            f"(now {self.optimizer.lr:g})")
-                    history.loss.extend(losses)
-                    history.accuracy.extend(accs)
-                    if bar is not None and epoch % tick == 0:
-                        bar.update(tick)
-                    if log_every is not None and epoch % log_every == 0:
-                        log(f"epoch {epoch}/{epochs} loss={loss:.6g} accuracy={acc:.2%}")
-                    if target_accuracy is not None and acc >= target_accuracy:
-                        history.stopped_early = epoch < epochs
-                        break
-        finally:
-            if bar is not None:
-                bar.close()
+        start, end = self.epoch, self.epoch + epochs
+        per_epoch = None  # seconds per epoch of the fused path, measured as it runs
+        with _sigint_flag() as interrupted:
+            try:
+                # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
+                with np.errstate(all="ignore"), limit_threads(self.threads):
+                    while self.epoch < end:
+                        epoch = self.epoch
+                        if fresh_data is not None and epoch > 0:
+                            X, y = self._check_data(*fresh_data(epoch + 1))
+                        N = X.shape[0]
+                        if fused is not None and (batch_size is None or batch_size >= N):
+                            # one compiled call up to the next epoch something outside observes
+                            stop = end if fresh_data is None and val_data is None else epoch + 1
+                            for every in (log_every, checkpoint_every,
+                                          tick if bar is not None else None):
+                                if every is not None:
+                                    stop = min(stop, (epoch // every + 1) * every)
+                            if per_epoch is not None:
+                                stop = min(stop, epoch + max(1, int(STRETCH_SECONDS / per_epoch)))
+                            t0 = time.perf_counter()
+                            losses, correct = fused.run(X, y, stop - epoch, target_accuracy)
+                            per_epoch = max((time.perf_counter() - t0) / len(losses), 1e-9)
+                            losses, accs = losses.tolist(), (correct / N).tolist()
+                        elif batch_size is None or batch_size >= N:
+                            loss, correct = self._step(X, y)
+                            losses, accs = [loss], [correct / N]
+                        else:
+                            order = self._rng.permutation(N) if shuffle else np.arange(N)
+                            loss, correct = 0.0, 0
+                            for first in range(0, N, batch_size):
+                                idx = order[first:first + batch_size]
+                                batch_loss, batch_correct = self._step(X[idx], y[idx])
+                                loss += batch_loss * len(idx)
+                                correct += batch_correct
+                            loss /= N
+                            losses, accs = [loss], [correct / N]
+                        self.epoch += len(losses)
+                        epoch, loss, acc = self.epoch, losses[-1], accs[-1]
+                        if not math.isfinite(loss):
+                            raise DivergenceError(
+                                f"loss became {loss} at epoch {epoch}; try a lower learning "
+                                f"rate (now {self.optimizer.lr:g})")
+                        history.loss.extend(losses)
+                        history.accuracy.extend(accs)
+                        if val_data is not None:
+                            val_loss, val_acc = self.evaluate(*val_data)
+                            history.val_loss.append(val_loss)
+                            history.val_accuracy.append(val_acc)
+                        if bar is not None and (epoch - start) % tick == 0:
+                            bar.update(tick)
+                        if log_every is not None and epoch % log_every == 0:
+                            line = f"epoch {epoch}/{end} loss={loss:.6g} accuracy={acc:.2%}"
+                            if val_data is not None:
+                                line += f" val_loss={val_loss:.6g} val_accuracy={val_acc:.2%}"
+                            log(line)
+                        if target_accuracy is not None and acc >= target_accuracy:
+                            history.stopped_early = epoch < end
+                            break
+                        if checkpoint_every is not None and epoch % checkpoint_every == 0 \
+                                and on_checkpoint is not None:
+                            on_checkpoint(self, history)
+                        if interrupted():
+                            history.interrupted = True
+                            break
+            finally:
+                if bar is not None:
+                    bar.close()
         return history
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def restore(self, ckpt) -> None:
+        """Continue from a :class:`fastnn.checkpoint.Checkpoint` of a run with these settings.
+
+        Loads weights, optimizer state and step count, the shuffling generator and the epoch
+        count; raises CheckpointError when the checkpoint's architecture, dtype, loss or
+        optimizer differ from this trainer's.
+        """
+        from .checkpoint import CheckpointError
+
+        if ckpt.model.config() != self.model.config():
+            raise CheckpointError("the checkpoint's architecture differs from this model's: "
+                                  f"{ckpt.model.config()['layers']} vs "
+                                  f"{self.model.config()['layers']}")
+        if ckpt.trainer is None or ckpt.optimizer is None:
+            raise CheckpointError("the checkpoint holds weights only, no training state")
+        opt = self.optimizer
+        if ckpt.optimizer["name"] != opt.name or ckpt.optimizer["hyperparams"] != \
+                opt.hyperparams() or ckpt.trainer["loss"] != self.loss:
+            raise CheckpointError(
+                f"the checkpoint was trained with {ckpt.trainer['loss']} and "
+                f"{ckpt.optimizer['name']} {ckpt.optimizer['hyperparams']}; this trainer has "
+                f"{self.loss} and {opt.name} {opt.hyperparams()}")
+        if set(ckpt.optimizer_state) != set(opt.slots):
+            raise CheckpointError(f"the checkpoint's optimizer state has "
+                                  f"{sorted(ckpt.optimizer_state)}, {opt.name} needs "
+                                  f"{sorted(opt.slots)}")
+        self.model.params[...] = ckpt.model.params
+        opt.reset(self.model.params)
+        for k, v in ckpt.optimizer_state.items():
+            opt.state[k][...] = v
+        opt.t = int(ckpt.optimizer["t"])
+        self._rng.bit_generator.state = ckpt.trainer["rng"]
+        self.epoch = int(ckpt.epoch)
 
     def predict(self, X) -> np.ndarray:
         """Model outputs for X (N, *input_shape), on this trainer's backend."""
@@ -281,6 +379,27 @@ class Trainer:
             pred = self.model.forward(self.backend, X)
         loss, _ = self.loss_fn(pred, y)
         return loss, count_correct(pred, y) / X.shape[0]
+
+
+@contextmanager
+def _sigint_flag():
+    """Inside, Ctrl-C (SIGINT) only raises a flag, read by calling the yielded function; a
+    second Ctrl-C interrupts at once. Off the main thread, nothing is changed."""
+    hit = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(signum)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 __all__ = ["Trainer", "History", "DivergenceError", "count_correct", "LOSSES"]

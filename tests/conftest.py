@@ -12,3 +12,21 @@ def assert_rel_close(actual, expected, rtol: float, what: str = "") -> None:
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-300),
                                err_msg=what)
+
+
+def dense_magnitudes(x, W, b, dout):
+    """Per-entry sums of |terms| of the dense kernels' outputs (forward, dx, dW, db), in float64:
+    the scale float32 rounding error is proportional to, whatever cancels in the sum."""
+    x, W, b, dout = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, W, b, dout))
+    return x @ W + b, dout @ W.T, x.T @ dout, dout.sum(axis=0)
+
+
+def assert_float32_close(actual, expected, magnitude, rtol: float, what: str = "") -> None:
+    """|a - e| <= rtol * magnitude elementwise: a float32 result against the reference, with
+    the tolerance scaled by the sum of |terms| that produced each entry (see dense_magnitudes)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    bad = np.abs(actual - expected) > rtol * magnitude
+    assert not bad.any(), (f"{what}: {int(bad.sum())} entries off by more than {rtol} x their "
+                           f"magnitude; worst {np.max(np.abs(actual - expected) / magnitude):.3g}")

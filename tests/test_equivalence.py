@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_rel_close
+from conftest import assert_float32_close, assert_rel_close, dense_magnitudes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,10 +36,12 @@ def test_dense_float32(N, Din, Dout, seed):
     x, W, b, dout = arrays(seed, np.float32, (N, Din), (Din, Dout), (Dout,), (N, Dout))
     out = V.dense_forward(x, W, b)
     assert out.dtype == np.float32
-    assert_rel_close(out, R.dense_forward(x, W, b), F32_RTOL, "forward")
-    for a, e in zip(V.dense_backward(x, W, dout), R.dense_backward(x, W, dout), strict=True):
+    mags = dense_magnitudes(x, W, b, dout)
+    assert_float32_close(out, R.dense_forward(x, W, b), mags[0], F32_RTOL, "forward")
+    for name, a, e, m in zip(("dx", "dW", "db"), V.dense_backward(x, W, dout),
+                             R.dense_backward(x, W, dout), mags[1:], strict=True):
         assert a.dtype == np.float32
-        assert_rel_close(a, e, F32_RTOL)
+        assert_float32_close(a, e, m, F32_RTOL, name)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
