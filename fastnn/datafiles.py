@@ -262,3 +262,11 @@ class Standardizer:
             raise ValueError(f"X has {X.shape[1]} features; the standardizer was fitted on "
                              f"{self.mean.shape[0]}")
         return (X - self.mean) / self.std
+
+
+def labels_path_exists(path: str | Path) -> bool:
+    """Whether a features ``.npy`` has a labels file beside it (see :func:`labels_path_for`)."""
+    try:
+        return labels_path_for(Path(path)).exists()
+    except DataFileError:
+        return False
