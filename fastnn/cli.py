@@ -419,6 +419,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Per-sample lines printed to the terminal at most (output.txt always has them all).
+SHOW_LINES = 200
+
+
 def _write_results(out: Path, spec: dict, task: Task, trainer: Trainer, history: History,
                    seconds: float) -> None:
     from . import plots
@@ -430,17 +434,13 @@ def _write_results(out: Path, spec: dict, task: Task, trainer: Trainer, history:
                "stopped_early": history.stopped_early, "final_loss": loss,
                "final_accuracy": acc, "seconds": seconds}
     if task.X_val is not None:
-        results["n_val"] = len(task.X_val)
-    if task.X_test is not None:
-        results["n_test"] = len(task.X_test)
-    if task.X_val is not None:
         val_loss, val_acc = trainer.evaluate(task.X_val, task.y_val)
         final += f" val_loss={val_loss:.6g} val_accuracy={val_acc:.2%}"
-        results.update(val_loss=val_loss, val_accuracy=val_acc)
+        results.update(n_val=len(task.X_val), val_loss=val_loss, val_accuracy=val_acc)
     if kind == "digits":
         test_loss, test_acc = trainer.evaluate(task.X_test, task.y_test)
         final += f" test_loss={test_loss:.6g} test_accuracy={test_acc:.2%}"
-        results.update(test_loss=test_loss, test_accuracy=test_acc)
+        results.update(n_test=len(task.X_test), test_loss=test_loss, test_accuracy=test_acc)
     final += f" epochs={trainer.epoch} time={seconds:.2f}s backend={spec['backend']}"
     arch = " ".join(f"{layer!r}" for layer in trainer.model.layers if layer.param_shapes)
     title = (f"{Path(spec['data']).name}: {spec['model']}, {trainer.optimizer.name} "
@@ -451,8 +451,8 @@ def _write_results(out: Path, spec: dict, task: Task, trainer: Trainer, history:
         pred = trainer.predict(task.X_test).argmax(axis=1)
         lines = [f"Test {i} | ground truth: {t} | prediction: {p}"
                  for i, (t, p) in enumerate(zip(true, pred, strict=True))]
-        shown = [line for line, t, p in zip(lines, true, pred, strict=True) if t != p]
-        shown.insert(0, f"misclassified test digits: {len(shown)}")
+        wrong = [line for line, t, p in zip(lines, true, pred, strict=True) if t != p]
+        shown = [f"misclassified test digits: {len(wrong)}", *wrong]
         plots.confusion_matrix(true, pred, out / "confusion_matrix.png",
                                title=f"digits test set: {results['test_accuracy']:.2%} correct")
         plots.misclassified_grid(task.X_test.reshape(-1, 8, 8), true, pred,
@@ -461,15 +461,18 @@ def _write_results(out: Path, spec: dict, task: Task, trainer: Trainer, history:
     else:
         X, y = (task.X_val, task.y_val) if task.X_val is not None else (task.X, task.y)
         pred = trainer.predict(X)
-        truth, label = _labels(y, task.classes), _labels(pred, task.classes)
-        if y.shape[1] == 1:
-            lines = [f"Iter {i} | ground truth: {t:g} | prediction: {p:.5f}"
-                     for i, (t, p) in enumerate(zip(truth, pred[:, 0], strict=True))]
-        else:
-            lines = [f"Iter {i} | ground truth: {t:g} | prediction: {p:g}"
-                     for i, (t, p) in enumerate(zip(truth, label, strict=True))]
-        shown = lines if len(lines) <= 200 else [*lines[:200], f"... {len(lines) - 200} more "
-                                                 "lines in output.txt"]
+        truth = _labels(y, task.classes)
+        shown_pred = pred[:, 0] if y.shape[1] == 1 else _labels(pred, task.classes)
+        fmt = "{:.5f}" if y.shape[1] == 1 else "{:g}"
+
+        def lines():  # a generator: a million samples need not sit in memory as text
+            for i, (t, p) in enumerate(zip(truth, shown_pred, strict=True)):
+                yield f"Iter {i} | ground truth: {t:g} | prediction: {fmt.format(p)}"
+
+        shown = [line for line, _ in zip(lines(), range(SHOW_LINES), strict=False)]
+        if len(X) > SHOW_LINES:
+            shown.append(f"... {len(X) - SHOW_LINES} more lines in {out}/output.txt")
+        lines = lines()
         figures = ""
         if X.shape[1] == 2 and y.shape[1] == 1:
             raw = X if task.norm is None else X * task.norm.std + task.norm.mean
@@ -479,7 +482,10 @@ def _write_results(out: Path, spec: dict, task: Task, trainer: Trainer, history:
     if history.val_loss:
         curves["validation"] = history.val_loss
     plots.learning_curve(curves, out / "learning_curve.png", title=title)
-    (out / "output.txt").write_text("\n".join([*lines, final]) + "\n")
+    with open(out / "output.txt", "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+        f.write(final + "\n")
     config = {**spec, "architecture": arch, "optimizer_hyperparams":
               trainer.optimizer.hyperparams(), "fastnn": __version__, **results}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")

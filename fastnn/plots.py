@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: Scatter plots show at most this many points.
+MAX_POINTS = 5000
+
 
 def _pyplot():
     import matplotlib
@@ -34,6 +37,10 @@ def comparison(X: np.ndarray, y: np.ndarray, pred: np.ndarray, path: str | Path,
     path : where to write the PNG
     """
     plt = _pyplot()
+    if len(X) > MAX_POINTS:  # a readable figure and bounded memory: a seeded sample
+        keep = np.sort(np.random.default_rng(0).choice(len(X), MAX_POINTS, replace=False))
+        X, y, pred = X[keep], y[keep], pred[keep]
+        title = f"{title} ({MAX_POINTS:,} points shown)".strip()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
     for ax, labels, name in ((axes[0], y[:, 0] > 0.5, "Ground truth"),
                              (axes[1], pred[:, 0] > 0.5, "Predict result")):

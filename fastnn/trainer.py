@@ -26,6 +26,8 @@ logger = logging.getLogger("fastnn")
 
 #: Runs with at least this many epochs get a progress bar when stderr is a terminal.
 PROGRESS_MIN_EPOCHS = 2000
+#: predict and evaluate run the model on at most this many rows at a time.
+PREDICT_CHUNK = 65536
 #: A compiled stretch of epochs aims to last about this long, so Ctrl-C is noticed promptly.
 STRETCH_SECONDS = 0.25
 
@@ -366,17 +368,22 @@ class Trainer:
         self._rng.bit_generator.state = ckpt.trainer["rng"]
         self.epoch = int(ckpt.epoch)
 
+    def _forward_chunks(self, X: np.ndarray) -> np.ndarray:
+        """The model's outputs, PREDICT_CHUNK rows at a time (bounded memory for big X)."""
+        with np.errstate(over="ignore"):
+            if len(X) <= PREDICT_CHUNK:
+                return self.model.forward(self.backend, X)
+            return np.concatenate([self.model.forward(self.backend, X[i:i + PREDICT_CHUNK])
+                                   for i in range(0, len(X), PREDICT_CHUNK)])
+
     def predict(self, X) -> np.ndarray:
         """Model outputs for X (N, *input_shape), on this trainer's backend."""
-        X = self._check_X(X)
-        with np.errstate(over="ignore"):
-            return self.model.forward(self.backend, X)
+        return self._forward_chunks(self._check_X(X))
 
     def evaluate(self, X, y) -> tuple[float, float]:
         """(loss, accuracy) of the current model on (X, y)."""
         X, y = self._check_data(X, y)
-        with np.errstate(over="ignore"):
-            pred = self.model.forward(self.backend, X)
+        pred = self._forward_chunks(X)
         loss, _ = self.loss_fn(pred, y)
         return loss, count_correct(pred, y) / X.shape[0]
 
