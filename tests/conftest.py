@@ -30,3 +30,23 @@ def assert_float32_close(actual, expected, magnitude, rtol: float, what: str = "
     bad = np.abs(actual - expected) > rtol * magnitude
     assert not bad.any(), (f"{what}: {int(bad.sum())} entries off by more than {rtol} x their "
                            f"magnitude; worst {np.max(np.abs(actual - expected) / magnitude):.3g}")
+
+
+def arrays(seed, dtype, *shapes):
+    """Standard-normal arrays of the given shapes and dtype, from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+def numeric_grad(f, x, h=1e-6):
+    """Central differences of scalar f() with respect to every entry of x (changed in place)."""
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        fp = f()
+        x[idx] = old - h
+        fm = f()
+        x[idx] = old
+        g[idx] = (fp - fm) / (2 * h)
+    return g

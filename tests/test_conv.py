@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_float32_close, assert_rel_close
+from conftest import arrays, assert_float32_close, assert_rel_close, numeric_grad
 from conv_backends import F32_RTOL, HAS_NUMBA, conv_backends
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -17,23 +17,6 @@ from fastnn.model import lab_cnn, load_model
 BACKENDS = conv_backends()
 
 
-def arrays(seed, dtype, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(dtype) for s in shapes]
-
-
-def numeric_grad(f, a, eps=1e-6):
-    """Central differences of the scalar f() with respect to every entry of a (in place)."""
-    g = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + eps
-        hi = f()
-        a[idx] = old - eps
-        lo = f()
-        a[idx] = old
-        g[idx] = (hi - lo) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize("shape", [

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_float32_close, assert_rel_close, dense_magnitudes
+from conftest import arrays, assert_float32_close, assert_rel_close, dense_magnitudes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +14,6 @@ from fastnn.backends import vectorized as V
 F32_RTOL = 1e-5  # float32: a few ulps of 1.2e-7 per summed product, documented in the README
 dims = st.integers(min_value=1, max_value=17)
 
-
-def arrays(seed, dtype, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
 @settings(max_examples=60, deadline=None)

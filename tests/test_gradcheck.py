@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import numeric_grad
 
 import fastnn
 from fastnn import activations, losses
@@ -13,20 +14,6 @@ RTOL = 1e-6
 def rel_error(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(a)), np.max(np.abs(b)), 1e-12)
 
-
-def numeric_grad(f, x, h=1e-6):
-    """Central differences of scalar f() with respect to every entry of x (changed in place)."""
-    g = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        fp = f()
-        flat[i] = old - h
-        fm = f()
-        flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
-    return g
 
 
 def test_dense_backward():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_float32_close, assert_rel_close, dense_magnitudes
+from conftest import arrays, assert_float32_close, assert_rel_close, dense_magnitudes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,10 +51,6 @@ DATASETS = {"linear": fastnn.data.generate_linear(100, seed=11),
             "xor": fastnn.data.generate_xor_easy()}
 dims = st.integers(min_value=1, max_value=17)
 
-
-def arrays(seed, dtype, *shapes):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
 # -- kernels -------------------------------------------------------------------------------------

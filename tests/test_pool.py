@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import assert_rel_close
+from conftest import assert_rel_close, numeric_grad
 from conv_backends import conv_backends
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_conv import numeric_grad
 
 from fastnn.backends import reference as R
 from fastnn.backends.base import conv_output_size
