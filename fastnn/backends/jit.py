@@ -1,10 +1,33 @@
 """The ``numba`` backend: ``@njit(cache=True)`` kernels, and a fused training step for MLPs.
 
 Kernels of the contract (same names and shapes as the sibling backends) run compiled; dense
-products go to BLAS through ``np.dot`` (Numba binds it via SciPy). Everything elementwise has a
-serial kernel and, for outputs of PARALLEL_MIN_SIZE elements or more, a ``prange`` kernel over
-one span per thread, the spans disjoint (rows for the bias, columns for ``db``, flat element
-ranges for activations), so no two iterations write one element.
+products go to BLAS through ``np.dot`` (Numba binds it via SciPy; on 128x784x256 float32 the
+per-layer dense_forward / dense_backward run within 5% of the numpy backend's on 1 and 2 threads,
+measured). Everything elementwise (activations, their derivatives, the bias, ``db``) is one
+serial loop that LLVM vectorizes.
+
+NOTE: no ``prange`` for elementwise work. Measured on this 2-core shared machine (medians of
+serial vs 2-thread prange kernels, 4K..4M elements, float32/float64; relu, sigmoid, tanh forward,
+relu backward, bias add), once with the machine otherwise idle and once with two busy-loop
+processes on both cores:
+
+* memory-bound work (relu, leaky_relu, identity, every derivative, bias, db) gains at most
+  1.2-1.7x from a second thread at 64K-1M elements when idle, 5-50 us on the lab's CNN shapes
+  (62K-125K elements), where the serial relu already runs 2-4x faster than NumPy's;
+* a parallel region waits for every thread: whenever the other core is busy (another process,
+  another tenant, BLAS threads spinning) a worker is not scheduled for a time slice and the call
+  takes ~8 ms (sometimes 16 ms) instead of 0.01-0.1 ms. This was the median, not a rare tail,
+  for many sizes under load (128x256 relu: 9 ms vs 0.014 ms in NumPy), and even without our own
+  load (other tenants); at 1M float64 elements relu forward/backward took 0.8-8 ms in parallel vs
+  0.2-0.7 ms serially;
+* compute-bound tanh/sigmoid forward gain 1.3-2x when idle, but lost under load below ~1M
+  elements (65K tanh: 8 ms parallel vs 1 ms serial), and even at 1-2M elements sigmoid only
+  broke even.
+
+No threshold pays reliably on 2 cores, so the elementwise kernels are serial. Also measured: the
+former span loops (``for i in range(lo, hi)``) did not vectorize, Numba's negative-index
+wraparound check staying in the body for an index not known to be >= 0 (5x slower than a loop
+from 0 over a view); that is why the old prange kernels were 3-6x slower than NumPy even idle.
 
 :func:`fused_trainer` compiles a whole training run of an MLP (Dense layers, each optionally
 followed by one Activation; loss ``mse`` or ``bce``; any optimizer of :mod:`fastnn.optim`;
@@ -19,9 +42,9 @@ order, and so the rounding, would follow the compiler's vectorization choices; t
 their own orders, e.g. the interleaved partial sums of _dot_rows, so that runs are bitwise
 reproducible), contract multiply-adds into FMAs (rounding unlike the reference's separate
 multiply and add), and assume no NaN or inf (breaking sigmoid's exp overflow to inf and NaN
-propagation). ``parallel=True`` only on the ``*_parallel`` kernels described above; the fused
-step is serial (its per-epoch work is microseconds, below a thread launch) apart from the BLAS
-calls of big layers.
+propagation). No kernel here is ``parallel=True`` (see the NOTE above); the fused step is
+serial too (its per-epoch work is microseconds, below a thread launch) apart from the BLAS calls
+of big layers.
 
 In float32, scalar arithmetic inside the kernels is carried out in float64 and rounded when
 stored (NumPy rounds after every float32 operation), so float32 results agree with the other
@@ -34,7 +57,7 @@ import importlib.util
 
 import numpy as np
 from llvmlite import ir
-from numba import config, get_num_threads, njit, prange, types
+from numba import config, njit, types
 from numba.extending import intrinsic
 
 from .. import activations
@@ -243,141 +266,68 @@ def _sum_row(x, j):
 
 
 # -- kernels of the contract --------------------------------------------------------------------
-# Each loop body is one inline helper over a span [lo, hi) of disjoint elements; a serial kernel
-# runs it over everything, a parallel one over one span per thread (prange). Small arrays take
-# the serial kernel: a parallel launch costs more than their whole loop.
-#: Outputs of at least this many elements take the parallel kernels.
-PARALLEL_MIN_SIZE = 1 << 15
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _bias_span(out, b, lo, hi):
-    """out[lo:hi] += b, rows of out (N, Dout)."""
-    for n in range(lo, hi):
-        for j in range(out.shape[1]):
-            out[n, j] += b[j]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _colsum_span(dout, db, lo, hi):
-    """db[lo:hi] = column sums of dout (N, Dout), samples in order as the reference adds them."""
-    for j in range(lo, hi):
-        s = 0.0
-        for n in range(dout.shape[0]):
-            s += dout[n, j]
-        db[j] = s
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _act_span(code, z, y, lo, hi):
-    """y[lo:hi] = f(z[lo:hi]), flat."""
-    for i in range(lo, hi):
-        y[i] = _act(code, z[i])
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _dact_span(code, y, dy, dz, lo, hi):
-    """dz[lo:hi] = dy * f'(y) on [lo, hi), flat."""
-    for i in range(lo, hi):
-        dz[i] = dy[i] * _dact(code, y[i])
-
-
+# NOTE: serial, and vectorizable. Elementwise work runs on one thread (the module docstring gives
+# the measurements). Every inner loop counts from 0 over a 1-D array or row view: Numba wraps a
+# negative index around, and an index from range(lo, hi) with lo not known to be >= 0 keeps that
+# check in the loop body, which then does not vectorize (5x slower, measured).
 @njit(cache=True, error_model="numpy")
-def _dense_forward_serial(x, W, b):
+def _dense_forward(x, W, b):
     """x (N, Din), W (Din, Dout), b (Dout,) -> x @ W + b (N, Dout)."""
     out = np.dot(x, W)  # (N, Dout)
-    _bias_span(out, b, 0, out.shape[0])
-    return out
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _dense_forward_parallel(x, W, b, T):
-    """As _dense_forward_serial; the bias added over T row spans in parallel (T = threads)."""
-    out = np.dot(x, W)  # (N, Dout)
-    N = out.shape[0]
-    for t in prange(T):
-        _bias_span(out, b, t * N // T, (t + 1) * N // T)
+    for n in range(out.shape[0]):
+        row = out[n]
+        for j in range(row.shape[0]):
+            row[j] += b[j]
     return out
 
 
 @njit(cache=True, error_model="numpy")
-def _dense_backward_serial(x, W, dout, need_dx):
+def _dense_backward(x, W, dout, need_dx):
     """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din; (0, Din) unless need_dx),
     dW (Din, Dout), db (Dout,)."""
-    db = np.empty(dout.shape[1], dtype=dout.dtype)
-    _colsum_span(dout, db, 0, dout.shape[1])
-    dx = np.dot(dout, W.T) if need_dx else np.empty((0, W.shape[0]), dtype=dout.dtype)
-    return dx, np.dot(x.T, dout), db
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _dense_backward_parallel(x, W, dout, need_dx, T):
-    """As _dense_backward_serial; db over T column spans in parallel."""
-    Dout = dout.shape[1]
+    N, Dout = dout.shape
+    acc = np.zeros(Dout)  # float64 column sums, samples in order as the reference adds them
+    for n in range(N):
+        row = dout[n]
+        for j in range(Dout):
+            acc[j] += row[j]
     db = np.empty(Dout, dtype=dout.dtype)
-    for t in prange(T):
-        _colsum_span(dout, db, t * Dout // T, (t + 1) * Dout // T)
+    for j in range(Dout):
+        db[j] = acc[j]
     dx = np.dot(dout, W.T) if need_dx else np.empty((0, W.shape[0]), dtype=dout.dtype)
     return dx, np.dot(x.T, dout), db
 
 
 @njit(cache=True, error_model="numpy")
-def _activation_forward_serial(code, z):
+def _activation_forward(code, z):
     """y = f(z) elementwise over flat z (M,)."""
     y = np.empty_like(z)
-    _act_span(code, z, y, 0, z.shape[0])
-    return y
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _activation_forward_parallel(code, z, T):
-    """As _activation_forward_serial, over T element spans in parallel."""
-    y = np.empty_like(z)
-    M = z.shape[0]
-    for t in prange(T):
-        _act_span(code, z, y, t * M // T, (t + 1) * M // T)
+    for i in range(z.shape[0]):
+        y[i] = _act(code, z[i])
     return y
 
 
 @njit(cache=True, error_model="numpy")
-def _activation_backward_serial(code, y, dy):
+def _activation_backward(code, y, dy):
     """dz = dy * f'(y) elementwise over flat y, dy (M,)."""
     dz = np.empty_like(y)
-    _dact_span(code, y, dy, dz, 0, y.shape[0])
+    for i in range(y.shape[0]):
+        dz[i] = dy[i] * _dact(code, y[i])
     return dz
-
-
-@njit(cache=True, error_model="numpy", parallel=True)
-def _activation_backward_parallel(code, y, dy, T):
-    """As _activation_backward_serial, over T element spans in parallel."""
-    dz = np.empty_like(y)
-    M = y.shape[0]
-    for t in prange(T):
-        _dact_span(code, y, dy, dz, t * M // T, (t + 1) * M // T)
-    return dz
-
-
-def _parallel(size: int) -> tuple[int, ...]:
-    """() for the serial kernel, (threads,) for the parallel one (an argument: a kernel that
-    asked Numba itself could not be cached)."""
-    return (get_num_threads(),) if size >= PARALLEL_MIN_SIZE else ()
 
 
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x (N, Din), W (Din, Dout), b (Dout,) -> (N, Dout)."""
     check_dense_forward(x, W, b)
-    T = _parallel(x.shape[0] * W.shape[1])
-    kernel = _dense_forward_parallel if T else _dense_forward_serial
-    return kernel(np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(b), *T)
+    return _dense_forward(np.ascontiguousarray(x), np.ascontiguousarray(W),
+                          np.ascontiguousarray(b))
 
 
 def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool = True):
     """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din) or None, dW (Din, Dout), db."""
     check_dense_backward(x, W, dout)
-    T = _parallel(dout.size)
-    kernel = _dense_backward_parallel if T else _dense_backward_serial
-    dx, dW, db = kernel(np.ascontiguousarray(x), np.ascontiguousarray(W),
-                        np.ascontiguousarray(dout), bool(need_dx), *T)
+    dx, dW, db = _dense_backward(np.ascontiguousarray(x), np.ascontiguousarray(W),
+                                 np.ascontiguousarray(dout), bool(need_dx))
     return dx if need_dx else None, dW, db
 
 
@@ -393,9 +343,7 @@ def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
     code = _code(name)
     check_same_float_dtype("activation_forward", z)
     z = np.ascontiguousarray(z)
-    T = _parallel(z.size)
-    kernel = _activation_forward_parallel if T else _activation_forward_serial
-    return kernel(code, z.reshape(-1), *T).reshape(z.shape)
+    return _activation_forward(code, z.reshape(-1)).reshape(z.shape)
 
 
 def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
@@ -403,9 +351,7 @@ def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     code = _code(name)
     check_activation_backward(y, dy)
     y, dy = np.ascontiguousarray(y), np.ascontiguousarray(dy)
-    T = _parallel(y.size)
-    kernel = _activation_backward_parallel if T else _activation_backward_serial
-    return kernel(code, y.reshape(-1), dy.reshape(-1), *T).reshape(y.shape)
+    return _activation_backward(code, y.reshape(-1), dy.reshape(-1)).reshape(y.shape)
 
 
 # -- the fused training step --------------------------------------------------------------------
