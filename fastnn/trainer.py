@@ -28,8 +28,10 @@ logger = logging.getLogger("fastnn")
 PROGRESS_MIN_EPOCHS = 2000
 #: predict and evaluate run the model on at most this many rows at a time.
 PREDICT_CHUNK = 65536
-#: A compiled stretch of epochs aims to last about this long, so Ctrl-C is noticed promptly.
+#: A compiled stretch of epochs aims to last about this long, so Ctrl-C is noticed promptly
+#: (``math.inf``: no time limit); the first stretch, PROBE_EPOCHS long, measures the speed.
 STRETCH_SECONDS = 0.25
+PROBE_EPOCHS = 10
 
 
 class DivergenceError(FloatingPointError):
@@ -281,8 +283,10 @@ class Trainer:
                                           tick if bar is not None else None):
                                 if every is not None:
                                     stop = min(stop, (epoch // every + 1) * every)
-                            if per_epoch is not None:
-                                stop = min(stop, epoch + max(1, int(STRETCH_SECONDS / per_epoch)))
+                            if STRETCH_SECONDS != math.inf:  # the first stretch measures speed
+                                most = PROBE_EPOCHS if per_epoch is None else \
+                                    max(1, int(min(STRETCH_SECONDS / per_epoch, 2**62)))
+                                stop = min(stop, epoch + most)
                             t0 = time.perf_counter()
                             losses, correct = fused.run(X, y, stop - epoch, target_accuracy)
                             per_epoch = max((time.perf_counter() - t0) / len(losses), 1e-9)

@@ -148,30 +148,26 @@ def test_exp_is_within_one_ulp_of_numpy():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
-def test_parallel_kernels_match_a_serial_run():
-    """prange kernels (one disjoint span per thread) give the serial kernels' numbers exactly."""
+def test_kernels_give_the_same_numbers_on_any_thread_count():
+    """The elementwise loops are serial: 1 and 2 threads give the same numbers (dx and dW, BLAS
+    products summing over the batch, may split that sum by thread)."""
     x, W, b, dout = arrays(3, np.float64, (600, 37), (37, 60), (60,), (600, 60))
-    assert dout.size >= J.PARALLEL_MIN_SIZE
     z, y = x @ W, np.tanh(dout)
-    with limit_threads(2):
-        assert numba.get_num_threads() == 2
-        pairs = [(J._dense_forward_parallel(x, W, b, 2), J._dense_forward_serial(x, W, b))]
-        pairs += list(zip(J._dense_backward_parallel(x, W, dout, True, 2),
-                          J._dense_backward_serial(x, W, dout, True), strict=True))
-        for code in J.ACTIVATION_CODES.values():
-            flat = z.reshape(-1)
-            pairs.append((J._activation_forward_parallel(code, flat, 2),
-                          J._activation_forward_serial(code, flat)))
-            pairs.append((J._activation_backward_parallel(code, y.reshape(-1), flat, 2),
-                          J._activation_backward_serial(code, y.reshape(-1), flat)))
-        public = [J.dense_forward(x, W, b), J.activation_forward("sigmoid", z)]
-    for parallel, serial in pairs:
-        np.testing.assert_array_equal(parallel, serial)
-    with limit_threads(1):
-        np.testing.assert_array_equal(J.dense_forward(x, W, b), public[0])
-        np.testing.assert_array_equal(J.activation_forward("sigmoid", z), public[1])
-    assert_rel_close(public[0], R.dense_forward(x, W, b), 1e-10)
-    assert_rel_close(pairs[3][0], R.dense_backward(x, W, dout)[2], 1e-10)
+    runs = []
+    for threads in (2, 1):
+        with limit_threads(threads):
+            run = [J.dense_forward(x, W, b), J.dense_backward(x, W, dout)[2]]
+            for name in J.ACTIVATION_CODES:
+                run += [J.activation_forward(name, z), J.activation_backward(name, y, z)]
+            runs.append(run)
+    for two, one in zip(*runs, strict=True):
+        np.testing.assert_array_equal(two, one)
+    assert_rel_close(runs[0][0], R.dense_forward(x, W, b), 1e-10)
+    assert_rel_close(runs[0][1], R.dense_backward(x, W, dout)[2], 1e-10)
+    db = np.zeros(dout.shape[1])
+    for row in dout:  # db adds the samples in order, one after the other
+        db += row
+    np.testing.assert_array_equal(runs[0][1], db)
 
 
 # -- the fused training step ---------------------------------------------------------------------
@@ -336,6 +332,8 @@ def test_changed_lr_between_fits_is_used():
 # -- how the trainer drives it: stretches of epochs, and the options that observe epochs ---------
 @pytest.fixture
 def calls(monkeypatch):
+    """Epochs of each compiled call; the stretches' time cap is off unless a test sets it."""
+    monkeypatch.setattr(fastnn.trainer, "STRETCH_SECONDS", float("inf"))
     seen = []
     real = J.FusedMLP.run
 
@@ -357,6 +355,20 @@ def test_one_compiled_call_per_stretch(calls):
     calls.clear()
     t.fit(*DATASETS["linear"], epochs=250, log_every=100, log=lambda line: None)
     assert calls == [100, 100, 50]
+
+
+def test_time_capped_stretches_change_no_number(calls, monkeypatch):
+    """Stretches are cut to ~STRETCH_SECONDS so Ctrl-C is noticed; the numbers do not move."""
+    whole = make_trainer("numba")
+    h1 = whole.fit(*DATASETS["linear"], epochs=300)
+    assert calls == [300]
+    calls.clear()
+    monkeypatch.setattr(fastnn.trainer, "STRETCH_SECONDS", 1e-9)
+    cut = make_trainer("numba")
+    h2 = cut.fit(*DATASETS["linear"], epochs=300)
+    assert calls[0] == fastnn.trainer.PROBE_EPOCHS and sum(calls) == 300 and len(calls) > 2
+    assert h1.loss == h2.loss and h1.accuracy == h2.accuracy
+    np.testing.assert_array_equal(whole.model.params, cut.model.params)
 
 
 def test_target_accuracy_stops_at_the_same_epoch(calls):
@@ -533,7 +545,7 @@ def test_compiled_code_is_cached_between_processes():
             t = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], dtype=dtype), backend="numba",
                                optimizer="adam")
             t.fit(X, y, epochs=3)
-            for n in (3, 300):  # serial and parallel kernels
+            for n in (3, 300):  # tiny and BLAS-sized products
                 x, W = np.ones((n, 200), dtype=dtype), np.ones((200, 200), dtype=dtype)
                 jit.dense_backward(x, W, jit.dense_forward(x, W, x[0]))
                 jit.activation_backward("tanh", jit.activation_forward("tanh", x), x)
@@ -550,5 +562,5 @@ def test_compiled_code_is_cached_between_processes():
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout)
     stats = json.loads(outs[1].strip().splitlines()[-1])
-    assert "_fused_epochs" in stats and "_dense_forward_parallel" in stats
+    assert "_fused_epochs" in stats and "_dense_forward" in stats
     assert all(hits >= 1 and misses == 0 for hits, misses in stats.values()), stats
