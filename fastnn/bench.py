@@ -138,6 +138,15 @@ def markdown(results: dict) -> str:
     for r in rs:
         by_workload[r["workload"]].append(r)
     for workload, group in by_workload.items():
+        if all("peak_extra_MiB" in r["info"] for r in group):
+            lines += [f"## {workload}", "", "| backend | dtype | peak extra memory | inputs |",
+                      "|---|---|---:|---:|"]
+            lines += [f"| {r['label']} | {r['dtype']} | {r['info']['peak_extra_MiB']} MiB | "
+                      f"{r['info'].get('inputs_MiB', '')} MiB |"
+                      for r in sorted(group, key=lambda r: (r["dtype"],
+                                                            r["info"]["peak_extra_MiB"]))]
+            lines.append("")
+            continue
         lines += [f"## {workload}", "",
                   "| backend | dtype | median | vs reference | vs PyTorch | GFLOP/s | % peak |",
                   "|---|---|---:|---:|---:|---:|---:|"]

@@ -147,6 +147,7 @@ def misclassified_grid(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
 def benchmark_chart(rows: list[dict], path: str | Path) -> None:
     """Grouped horizontal bars (log scale): one panel row per workload, one bar per backend."""
     plt = _pyplot()
+    rows = [r for r in rows if "peak_extra_MiB" not in r["info"]]  # memory, not time
     workloads = [w for w in dict.fromkeys(r["workload"] for r in rows)
                  if w not in ("yardstick", "gemm-peak")]
     if not workloads:
