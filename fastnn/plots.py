@@ -160,8 +160,9 @@ def benchmark_chart(rows: list[dict], path: str | Path) -> None:
         group = sorted((r for r in rows if r["workload"] == w),
                        key=lambda r: (r["dtype"], -r["median"]))
         labels = [f"{r['label']} {r['dtype']}" for r in group]
-        colors = [palette.get(r["backend"], "#d62728" if r["backend"].startswith("pytorch")
-                              else "#9467bd") for r in group]
+        colors = [palette.get(r["backend"].split("-")[0],
+                              "#d62728" if r["backend"].startswith("pytorch") else "#9467bd")
+                  for r in group]
         values = [r["median"] * 1e3 for r in group]
         ax.barh(range(len(group)), values, color=colors)
         ax.set_yticks(range(len(group)), labels, fontsize=8)
