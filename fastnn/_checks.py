@@ -40,6 +40,22 @@ def check_dtype(dtype: object) -> np.dtype:
     return dt
 
 
+def read_json_object(path, what: str) -> dict:
+    """Read a JSON object from ``path``; ValueError naming ``what`` and the path otherwise."""
+    import json
+    from pathlib import Path
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} {str(path)!r} is not valid JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} {str(path)!r} must hold a JSON object")
+    return raw
+
+
 def check_finite(name: str, a: np.ndarray) -> None:
     """Raise ValueError if ``a`` holds NaN or inf, naming the first bad index."""
     if not np.isfinite(a).all():

@@ -19,6 +19,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from ._checks import read_json_object
+
 #: A benchmark regresses when its yardstick-relative time grows by more than this fraction.
 DEFAULT_THRESHOLD = 0.25
 
@@ -208,20 +210,15 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
 
 def load_results(path: str | Path) -> dict:
     """Read a pytest-benchmark JSON file, with a clear error when it is not one."""
-    try:
-        results = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise ValueError(f"cannot read {str(path)!r}: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{str(path)!r} is not JSON: {e}") from None
-    if not isinstance(results, dict) or "benchmarks" not in results:
+    results = read_json_object(path, "benchmark results")
+    if "benchmarks" not in results:
         raise ValueError(f"{str(path)!r} is not a pytest-benchmark results file")
     return results
 
 
 def bench(out_dir: str | Path = "reports", full: bool = False, filter: str | None = None,
           baseline: str | Path | None = None, threshold: float = DEFAULT_THRESHOLD,
-          log=print) -> int:
+          log=lambda line: None) -> int:
     """Run the suite and write the reports; returns the command's exit code."""
     out_dir = Path(out_dir)
     base = load_results(baseline) if baseline is not None else None

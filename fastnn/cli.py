@@ -604,7 +604,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bench.load_results(args.compare)
     _prepare_out_dir(Path(args.out))
     return bench.bench(args.out, full=args.full, filter=args.filter, baseline=args.compare,
-                       threshold=args.threshold)
+                       threshold=args.threshold, log=print)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

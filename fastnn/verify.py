@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import data
+from ._checks import read_json_object
 from .backends import available_backends, get_backend
 from .model import MLP, Sequential
 
@@ -43,20 +44,12 @@ class Config:
     loss: str = "mse"
     seed: int = 2
     model: str = "mlp"
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def from_json(cls, path: str | Path) -> Config:
         """Read a configuration from a JSON object with these field names."""
-        try:
-            raw = json.loads(Path(path).read_text())
-        except OSError as e:
-            raise ValueError(f"cannot read config {str(path)!r}: {e.strerror or e}") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config {str(path)!r} is not valid JSON: {e}") from None
-        if not isinstance(raw, dict):
-            raise ValueError(f"config {str(path)!r} must hold a JSON object")
-        known = set(cls.__dataclass_fields__) - {"extra"}
+        raw = read_json_object(path, "config")
+        known = set(cls.__dataclass_fields__)
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"config {str(path)!r}: unknown keys {', '.join(sorted(unknown))}; "

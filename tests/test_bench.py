@@ -64,7 +64,7 @@ def test_load_results_errors(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         bench.load_results(tmp_path / "missing.json")
     (tmp_path / "a.json").write_text("{")
-    with pytest.raises(ValueError, match="is not JSON"):
+    with pytest.raises(ValueError, match="is not valid JSON"):
         bench.load_results(tmp_path / "a.json")
     (tmp_path / "b.json").write_text(json.dumps({"x": 1}))
     with pytest.raises(ValueError, match="not a pytest-benchmark results file"):
