@@ -516,28 +516,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 else data.generate_xor_easy())
     else:
         path = Path(args.data)
-        ncols = None
-        if path.suffix.lower() == ".csv" and path.exists():
-            has_labels = True
-            X_raw, raw, _ = datafiles.read_csv(path, args.label_col, has_labels=False)
-            ncols = X_raw.shape[1]
-            has_labels = n_in is not None and ncols == n_in + 1
-            if not has_labels and args.label_col is not None:
-                raise ValueError(f"{path}: --label-col given but the file has {ncols} columns "
-                                 f"and the model takes {n_in} features")
+        suffix = path.suffix.lower()
+        if suffix == ".csv":  # labelled when it has one column more than the model's inputs
+            ncols = datafiles.read_csv(path, has_labels=False)[0].shape[1]
+            has_labels = args.label_col is not None or (n_in is not None and ncols == n_in + 1)
+        elif suffix == ".npy":
+            has_labels = datafiles.labels_path_exists(path)
         else:
-            has_labels = path.suffix.lower() != ".npy" or datafiles.labels_path_exists(path)
-        classes = ckpt.classes if ckpt.classes is not None else None
-        if has_labels and classes is None:
-            ds = datafiles.load_dataset(path, args.label_col, has_labels=has_labels)
-            y = ds.y
-        elif has_labels:
-            ds = datafiles.load_dataset(path, args.label_col, classes=classes)
-            y = ds.y
-        else:
-            ds = datafiles.load_dataset(path, has_labels=False)
-            y = None
-        X = ds.X
+            has_labels = datafiles.npz_has_labels(path)
+        ds = datafiles.load_dataset(path, args.label_col, has_labels=has_labels,
+                                    classes=ckpt.classes)
+        X, y = ds.X, ds.y
     if ckpt.norm_mean is not None:
         X = datafiles.Standardizer(ckpt.norm_mean, ckpt.norm_std)(X)
     if X.shape[1:] != model.input_shape:

@@ -270,3 +270,13 @@ def labels_path_exists(path: str | Path) -> bool:
         return labels_path_for(Path(path)).exists()
     except DataFileError:
         return False
+
+
+def npz_has_labels(path: str | Path) -> bool:
+    """Whether an ``.npz`` holds a ``y`` array (False for anything unreadable: the loader then
+    reports the problem)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return "y" in f.files
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False

@@ -104,6 +104,10 @@ def test_npz_and_npy_data(tmp_path, capsys):
                     "--quiet"], capsys)[0] == 0
     a = (tmp_path / "run-d.npz" / "history.csv").read_text()
     assert a == (tmp_path / "run-X.npy" / "history.csv").read_text()
+    np.savez(tmp_path / "unlabelled.npz", X=X)  # predict needs no labels
+    code, stdout, err = run(["predict", "--model", str(tmp_path / "run-d.npz" / "model.npz"),
+                             "--data", str(tmp_path / "unlabelled.npz")], capsys)
+    assert code == 0 and len(stdout.splitlines()) == 81 and "accuracy" not in err
 
 
 BAD_FILES = [
