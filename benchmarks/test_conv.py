@@ -221,6 +221,8 @@ def test_lab_forward_vs_reference(benchmark, rounds, impl):
     record(benchmark, workload="conv-lab-forward-float64", backend=impl, dtype="float64",
            flops=flops("lab", backward=False))
     benchmark.pedantic(run, rounds=3 if impl == "reference" else rounds(100), warmup_rounds=0)
+    if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing timed
+        return
     median = benchmark.stats.stats.median
     benchmark.extra_info["GFLOP/s"] = round(flops("lab", backward=False) / median / 1e9, 3)
     if impl == "reference":
@@ -251,6 +253,8 @@ def test_conv_forward_backward(benchmark, rounds, workload, dtype, threads, impl
         record(benchmark, workload=f"conv-{workload}-{dtype}", backend=name, dtype=dtype,
                threads=threads, flops=flops(workload), first_call_s=round(first_call_s, 3))
         benchmark.pedantic(run, rounds=rounds(ROUNDS[workload]), warmup_rounds=1)
+    if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing timed
+        return
     median = benchmark.stats.stats.median
     benchmark.extra_info["GFLOP/s"] = round(flops(workload) / median / 1e9, 2)
     key = (workload, dtype, threads)
