@@ -266,7 +266,7 @@ class Trainer:
 
         history = history if history is not None else History()
         fused = self._fused_runner()
-        start, end = self.epoch, self.epoch + epochs
+        end = self.epoch + epochs
         # seconds per epoch of the fused path, measured as it runs (kept across fit calls for
         # the same runner and batch size, so a known speed needs no probe stretch)
         per_epoch = self._speed.get((id(fused), len(X)))
@@ -320,8 +320,8 @@ class Trainer:
                             val_loss, val_acc = self.evaluate(*val_data)
                             history.val_loss.append(val_loss)
                             history.val_accuracy.append(val_acc)
-                        if bar is not None and (epoch - start) % tick == 0:
-                            bar.update(tick)
+                        if bar is not None:
+                            bar.update(len(losses))
                         if log_every is not None and epoch % log_every == 0:
                             line = f"epoch {epoch}/{end} loss={loss:.6g} accuracy={acc:.2%}"
                             if val_data is not None:

@@ -210,3 +210,27 @@ def test_reference_backend_runs_the_lab_defaults_like_numpy():
     assert ref.evaluate(*XOR)[1] == 1.0
     np.testing.assert_allclose(ref_history.loss, vec_history.loss, rtol=1e-9)
     np.testing.assert_allclose(ref.model.params, vec.model.params, rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", fastnn.available_backends())
+def test_progress_bar_counts_every_epoch_of_a_continued_run(backend, monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:  # records what the trainer tells its bar
+        def __init__(self, total, **kwargs):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    trainer = lab_trainer(backend)
+    trainer.fit(*XOR, epochs=7)  # the bar of the next call starts at epoch 8
+    trainer.fit(*XOR, epochs=300, progress=True)
+    assert [(b.total, b.n) for b in bars] == [(300, 300)]
