@@ -27,14 +27,15 @@ def test_gemm_peak(benchmark, dtype, rounds):
 
 def _mix():
     total = 0
-    for i in range(20_000):
+    for i in range(60_000):
         total += i * i % 7
     x = np.arange(64.0)
-    for _ in range(300):
+    for _ in range(900):
         x = np.tanh(x * 0.5) + 1.0
     return total, float(x.sum())
 
 
 def test_yardstick(benchmark, rounds):
+    """About 5 ms a round; at least 20 rounds even under --quick, as every verdict hangs on it."""
     record(benchmark, workload="yardstick", backend="python", dtype="float64")
-    benchmark.pedantic(_mix, rounds=rounds(30), warmup_rounds=1)
+    benchmark.pedantic(_mix, rounds=max(20, rounds(60)), warmup_rounds=2)

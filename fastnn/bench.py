@@ -204,7 +204,8 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
                      f"| {change:+.1%} | {verdict} |")
     missing = sorted(set(base) - {r["fullname"] for r in rows(current)})
     if missing:
-        lines += ["", "Not in this run: " + ", ".join(missing)]
+        lines += ["", f"{len(missing)} benchmark(s) of the baseline were not in this run"
+                  + (": " + ", ".join(missing) if len(missing) <= 5 else " (filtered out?)")]
     return "\n".join(lines), regressed
 
 
