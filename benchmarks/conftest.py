@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 
@@ -24,6 +26,19 @@ def quick(request) -> bool:
 def rounds(quick):
     """``rounds(n)``: n rounds normally, a fifth of them (at least 3) under --quick."""
     return lambda n: max(3, n // 5) if quick else n
+
+
+@contextmanager
+def torch_threads(n: int):
+    """PyTorch's intra-op pool on ``n`` threads inside, its previous setting restored after."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def record(benchmark, *, workload: str, backend: str, dtype: str, flops: float | None = None,

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import record
+from conftest import record, torch_threads
 
 import fastnn
 
@@ -66,12 +66,8 @@ def test_pytorch(benchmark, threads, rounds):
         opt.step()
         return loss.item()
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         step()
         record(benchmark, workload=WORKLOAD, backend=f"pytorch-{torch.__version__}",
                dtype="float32", threads=threads, flops=FLOPS_PER_STEP)
         benchmark.pedantic(step, rounds=rounds(200), warmup_rounds=2)
-    finally:
-        torch.set_num_threads(old)

@@ -31,7 +31,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import record
+from conftest import record, torch_threads
 
 from fastnn.backends import BACKENDS, get_backend
 from fastnn.backends import reference as R
@@ -174,14 +174,8 @@ ROUNDS = {"lab": 100, "big": 15}
 def threads_for(impl: str, n: int):
     """Run PyTorch (its intra-op pool) or fastnn (Numba and BLAS) on ``n`` threads inside."""
     if impl == "torch":
-        import torch
-
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
+        with torch_threads(n):
             yield
-        finally:
-            torch.set_num_threads(old)
     else:
         from fastnn.threads import limit_threads
 

@@ -4,7 +4,7 @@ images of the seeded 80/20 split) through ``Trainer.fit``, and the same network 
 
 import numpy as np
 import pytest
-from conftest import record
+from conftest import record, torch_threads
 
 import fastnn
 from fastnn.model import digits_cnn
@@ -62,12 +62,8 @@ def test_pytorch(benchmark, dtype, threads, rounds):
             loss_fn(net(Xt[idx]), labels[idx]).backward()
             opt.step()
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         epoch()
         record(benchmark, workload=WORKLOAD, backend=f"pytorch-{torch.__version__}",
                dtype=dtype, flops=_flops(len(X)), threads=threads)
         benchmark.pedantic(epoch, rounds=rounds(10), warmup_rounds=1)
-    finally:
-        torch.set_num_threads(old)

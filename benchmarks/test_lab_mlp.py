@@ -7,7 +7,7 @@ Run: ``pytest benchmarks/test_lab_mlp.py --benchmark-only``.
 """
 
 import pytest
-from conftest import record
+from conftest import record, torch_threads
 
 import fastnn
 
@@ -52,14 +52,10 @@ def test_pytorch(benchmark, threads, rounds):
             loss.backward()
             opt.step()
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         fit()
         record(benchmark, workload=WORKLOAD, backend=f"pytorch-{torch.__version__}",
                dtype="float64", flops=FLOPS_PER_EPOCH * EPOCHS, threads=threads,
                epochs_per_round=EPOCHS)
         benchmark.pedantic(fit, rounds=rounds(100), warmup_rounds=1)
         _per_epoch(benchmark)
-    finally:
-        torch.set_num_threads(old)

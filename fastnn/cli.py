@@ -210,8 +210,8 @@ def _kind(data_arg: str) -> str:
         return "digits"
     if Path(data_arg).suffix.lower() in FILE_SUFFIXES or os.sep in data_arg:
         return "file"
-    check_choice("data set", data_arg, (*data.DATASETS, "a .csv/.npz/.npy file"))
-    raise AssertionError  # check_choice raised
+    raise ValueError(f"unknown data set {data_arg!r}; choose from: {', '.join(data.DATASETS)}, "
+                     "or a .csv/.npz/.npy file")
 
 
 def _spec_from_args(args: argparse.Namespace) -> dict:
