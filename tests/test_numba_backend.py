@@ -290,6 +290,33 @@ def test_fused_multi_output_and_blas_layers():
     assert hist["numpy"][1].accuracy[-1] > hist["numpy"][1].accuracy[0]
 
 
+def test_row_length_pads_small_layers_only():
+    assert [J._row_length(n, [2, 4, 4, 1]) for n in (1, 7, 8, 9, 100)] == [8, 8, 8, 16, 104]
+    assert J._row_length(61, [40, 48, 48, 3]) == 61  # a BLAS layer: no padding
+    assert 61 * 40 * 48 >= J.BLAS_MIN_WORK
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 13, 61])
+def test_padding_columns_never_reach_the_sums(n):
+    """Sample counts off and on the row multiple, both losses, a multi-output net; then the same
+    trainer on another N (its buffers are remade). Padding that leaked into a gradient, loss or
+    accuracy sum would show against the numpy backend."""
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 3))
+    y = np.eye(2)[rng.integers(0, 2, n)]
+    for loss in ("mse", "bce"):
+        runs = []
+        for be in ("numba", "numpy"):
+            t = make_trainer(be, optimizer="adam", act="tanh", sizes=(3, 5, 2), loss=loss)
+            h1 = t.fit(X, y, epochs=40 if JIT else 3)
+            h2 = t.fit(X[: max(1, n // 2)], y[: max(1, n // 2)], epochs=40 if JIT else 3)
+            runs.append((t, h1, h2))
+        (a, a1, a2), (b, b1, b2) = runs
+        assert fused(a)
+        assert_same_run((a, a1), (b, b1))
+        assert_same_run((a, a2), (b, b2))
+
+
 def test_fused_float32():
     kw = dict(optimizer="adam", act="tanh", dtype="float32")
     ours = run("numba", "linear", epochs=100 if JIT else 5, **kw)
