@@ -298,9 +298,10 @@ def test_row_length_pads_small_layers_only():
 
 @pytest.mark.parametrize("n", [1, 5, 8, 13, 61])
 def test_padding_columns_never_reach_the_sums(n):
-    """Sample counts off and on the row multiple, both losses, a multi-output net; then the same
-    trainer on another N (its buffers are remade). Padding that leaked into a gradient, loss or
-    accuracy sum would show against the numpy backend."""
+    """The fused step pads rows to ROW_MULTIPLE samples: sample counts off and on that multiple,
+    both losses, a multi-output net, then the same trainer on another N (its buffers remade)
+    give the numpy backend's numbers. (The padding is kept zero where it could reach a sum, so
+    it would show here only if that broke too: a nonzero padded loss gradient fails this test.)"""
     rng = np.random.default_rng(n)
     X = rng.standard_normal((n, 3))
     y = np.eye(2)[rng.integers(0, 2, n)]

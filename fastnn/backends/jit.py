@@ -35,18 +35,18 @@ gradient clipping on or off): one call runs a stretch of epochs, each doing forw
 backward, clipping and the optimizer update, in place in the model's flat parameter and gradient
 buffers and the optimizer's state arrays, with no allocation per epoch for small layers.
 
-NOTE: compiler flags. Every kernel is ``cache=True`` (the compile, ~2 s, is paid once per
-machine, not per process) and ``error_model="numpy"`` (a float division by zero gives inf/nan as
-in NumPy instead of raising). Full ``fastmath`` is never used: it would contract multiply-adds
-into FMAs (rounding unlike the reference's separate multiply and add) and assume no NaN or inf
-(breaking sigmoid's exp overflow to inf and NaN propagation). The one flag used is ``reassoc``,
-on the fused step's two sums over samples only (_dot_rows, _sum_row: see the NOTE there), so
-that they vectorize; everything else keeps its written order and rounding. Runs stay bitwise
-reproducible on one machine (the order LLVM picks is fixed in the compiled code); on a CPU with
-another SIMD width those sums may round differently in the last bit, still well inside the
-1e-10 the tests hold every backend to. No kernel here is ``parallel=True`` (see the NOTE above);
-the fused step is serial too (its per-epoch work is microseconds, below a thread launch) apart
-from the BLAS calls of big layers.
+NOTE: compiler flags. Every kernel is ``cache=True`` (the compile, ~10 s for the float64 fused
+step, is paid once per machine, not per process) and ``error_model="numpy"`` (a float division
+by zero gives inf/nan as in NumPy instead of raising). Full ``fastmath`` is never used: it would
+contract multiply-adds into FMAs (rounding unlike the reference's separate multiply and add) and
+assume no NaN or inf (breaking sigmoid's exp overflow to inf and NaN propagation). The one flag
+used is ``reassoc``, on the fused step's two sums over samples only (_dot_rows, _sum_row: see
+the NOTE there), so that they vectorize; everything else keeps its written order and rounding.
+Runs stay bitwise reproducible on one machine (the order LLVM picks is fixed in the compiled
+code); on a CPU with another SIMD width those sums may round differently in the last bit, still
+well inside the 1e-10 the tests hold every backend to. No kernel here is ``parallel=True`` (see
+the NOTE above); the fused step is serial too (its per-epoch work is microseconds, below a
+thread launch) apart from the BLAS calls of big layers.
 
 In float32, scalar arithmetic inside the kernels is carried out in float64 and rounded when
 stored (NumPy rounds after every float32 operation), so float32 results agree with the other
