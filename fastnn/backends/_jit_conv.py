@@ -185,6 +185,32 @@ def _shift_cols(xp, KH, KW, Wp, L, cols):  # pragma: no cover - jitted
             dst[q] = src[q]
 
 
+@njit(cache=True)
+def _unshift_cols(dcols, KH, KW, Wp, L, dxp):  # pragma: no cover - jitted
+    """The adjoint of _shift_cols: dxp (C, Hp*Wp + Wp) <- the sum of each row of dcols
+    (C*KH*KW, L) added back where _shift_cols took it from."""
+    dxp[:] = 0.0
+    for r in range(dcols.shape[0]):
+        c = r // (KH * KW)
+        off = ((r // KW) % KH) * Wp + r % KW
+        dst = dxp[c, off:off + L]
+        src = dcols[r]
+        for q in range(L):
+            dst[q] += src[q]
+
+
+@njit(cache=True)
+def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
+    """The inverse of _pad_one: the interior of xp (C, Hp*Wp + Wp) -> x[n] (C, H, W)."""
+    C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
+    for c in range(C):
+        for h in range(H):
+            src = xp[c, (h + padding) * Wp + padding:(h + padding) * Wp + padding + Wd]
+            dst = x[n, c, h]
+            for w in range(Wd):
+                dst[w] = src[w]
+
+
 @njit(cache=True, parallel=True)
 def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
     """Stride 1: x (N, C, H, W), Wm (F, C*KH*KW), b (F,) -> out (N, F, OH*OW).
@@ -245,20 +271,8 @@ def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
             np.dot(ext, cols.T, part)  # (F, K); the extra columns add exact zeros
             dWs[t] += part
             np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
-            dxp[:] = 0.0
-            for r in range(K):
-                c = r // (KH * KW)
-                off = ((r // KW) % KH) * Wp + r % KW
-                dst = dxp[c, off:off + L]
-                src = dcols[r]
-                for q in range(L):
-                    dst[q] += src[q]
-            for c in range(C):
-                for h in range(H):
-                    src = dxp[c, (h + padding) * Wp + padding:(h + padding) * Wp + padding + Wd]
-                    dst = dx[n, c, h]
-                    for w in range(Wd):
-                        dst[w] = src[w]
+            _unshift_cols(dcols, KH, KW, Wp, L, dxp)
+            _crop_one(dxp, padding, Wp, n, dx)
 
 
 @njit(cache=True, parallel=True)
