@@ -38,6 +38,24 @@ def arrays(seed, dtype, *shapes):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
+def assert_dense_matches_reference(B, seed, dtype, N, Din, Dout, f32_rtol=None):
+    """Backend module B's dense_forward / dense_backward against the reference backend's on
+    seeded (N, Din) x (Din, Dout) arrays: dtype kept; float64 to 1e-10 relative, float32 to
+    f32_rtol (required for float32) times each entry's sum of |terms|."""
+    from fastnn.backends import reference as R
+
+    x, W, b, dout = arrays(seed, dtype, (N, Din), (Din, Dout), (Dout,), (N, Dout))
+    got = [B.dense_forward(x, W, b), *B.dense_backward(x, W, dout)]
+    want = [R.dense_forward(x, W, b), *R.dense_backward(x, W, dout)]
+    mags = dense_magnitudes(x, W, b, dout)
+    for name, a, e, m in zip(("forward", "dx", "dW", "db"), got, want, mags, strict=True):
+        assert a.dtype == dtype, f"{name}: dtype {a.dtype}"
+        if dtype == np.float64:
+            assert_rel_close(a, e, 1e-10, name)
+        else:
+            assert_float32_close(a, e, m, f32_rtol, name)
+
+
 def numeric_grad(f, x, h=1e-6):
     """Central differences of scalar f() with respect to every entry of x (changed in place)."""
     g = np.zeros_like(x)

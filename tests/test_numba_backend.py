@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import arrays, assert_float32_close, assert_rel_close, dense_magnitudes
+from conftest import arrays, assert_dense_matches_reference, assert_rel_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,28 +57,13 @@ dims = st.integers(min_value=1, max_value=17)
 @settings(max_examples=80 if JIT else 10, deadline=None)
 @given(N=dims, Din=dims, Dout=dims, seed=st.integers(0, 2**32 - 1))
 def test_dense_float64(N, Din, Dout, seed):
-    x, W, b, dout = arrays(seed, np.float64, (N, Din), (Din, Dout), (Dout,), (N, Dout))
-    out = J.dense_forward(x, W, b)
-    assert out.dtype == np.float64
-    assert_rel_close(out, R.dense_forward(x, W, b), 1e-10, "forward")
-    for name, a, e in zip("dx dW db".split(), J.dense_backward(x, W, dout),
-                          R.dense_backward(x, W, dout), strict=True):
-        assert a.dtype == np.float64
-        assert_rel_close(a, e, 1e-10, name)
+    assert_dense_matches_reference(J, seed, np.float64, N, Din, Dout)
 
 
 @settings(max_examples=40 if JIT else 5, deadline=None)
 @given(N=dims, Din=dims, Dout=dims, seed=st.integers(0, 2**32 - 1))
 def test_dense_float32(N, Din, Dout, seed):
-    x, W, b, dout = arrays(seed, np.float32, (N, Din), (Din, Dout), (Dout,), (N, Dout))
-    out = J.dense_forward(x, W, b)
-    assert out.dtype == np.float32
-    mags = dense_magnitudes(x, W, b, dout)
-    assert_float32_close(out, R.dense_forward(x, W, b), mags[0], F32_RTOL, "forward")
-    for name, a, e, m in zip(("dx", "dW", "db"), J.dense_backward(x, W, dout),
-                             R.dense_backward(x, W, dout), mags[1:], strict=True):
-        assert a.dtype == np.float32
-        assert_float32_close(a, e, m, F32_RTOL, name)
+    assert_dense_matches_reference(J, seed, np.float32, N, Din, Dout, F32_RTOL)
 
 
 def test_dense_takes_views():
