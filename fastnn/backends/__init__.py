@@ -42,10 +42,6 @@ def get_backend(name: str) -> ModuleType:
     check_choice("backend", name, BACKENDS)
     if name not in _LOADED:
         try:
-            if name == "numba":  # before the first kernel can touch the on-disk cache
-                from ._numba_cache import install
-
-                install()
             _LOADED[name] = importlib.import_module(BACKENDS[name])
         except ImportError as e:
             if name not in REQUIREMENTS:

@@ -65,6 +65,7 @@ from numba.extending import intrinsic
 from .. import activations
 from ..layers import Activation, Dense
 from ..optim import SGD, Adagrad, Adam, Momentum, RMSprop
+from ._numba_cache import install as _install_safe_cache
 from .base import (
     check_activation_backward,
     check_dense_backward,
@@ -73,6 +74,8 @@ from .base import (
 )
 
 NAME = "numba"
+
+_install_safe_cache()  # before any kernel here or in _jit_conv can read the on-disk cache
 
 if importlib.util.find_spec("scipy") is None:  # imported lazily, by the first BLAS call
     raise ImportError("No module named 'scipy' (Numba's np.dot calls BLAS through SciPy)")
