@@ -34,8 +34,8 @@ import pytest
 from conftest import record, torch_threads
 
 from fastnn.backends import BACKENDS, get_backend
+from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
-from fastnn.backends import vectorized as V
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 TORCH_MEDIAN: dict[tuple, float] = {}
@@ -59,7 +59,7 @@ def fastnn_impls() -> dict[str, object]:
     if "numba" in BACKENDS and importlib.util.find_spec("numba") is not None:
         be = get_backend("numba")
         if not hasattr(be, "conv2d_forward"):
-            from fastnn.backends import _jit_conv as J
+            from fastnn.backends.numba import conv as J
 
             be = SimpleNamespace(**{k: getattr(be, k) for k in dir(be) if not k.startswith("__")})
             be.conv2d_forward, be.conv2d_backward = J.conv2d_forward, J.conv2d_backward

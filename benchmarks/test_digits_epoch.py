@@ -1,4 +1,4 @@
-"""One training epoch of the digits CNN (fastnn.model.digits_cnn: conv 1->16, pool, conv 16->32,
+"""One training epoch of the digits CNN (fastnn.digits_cnn: conv 1->16, pool, conv 16->32,
 pool, dense -> 10; softmax cross-entropy; Adam; mini-batches of 64 over the 1,437 training
 images of the seeded 80/20 split) through ``Trainer.fit``, and the same network in PyTorch."""
 
@@ -7,7 +7,7 @@ import pytest
 from conftest import record, torch_threads
 
 import fastnn
-from fastnn.model import digits_cnn
+from fastnn import digits_cnn
 
 WORKLOAD = "digits-cnn-epoch"
 BATCH = 64

@@ -1,10 +1,30 @@
-"""fastnn: a small, fast, trustworthy CPU neural-network engine with interchangeable backends."""
+"""fastnn: a small, fast, trustworthy CPU neural-network engine with interchangeable backends.
 
-from . import activations, checkpoint, data, datafiles, init, losses, optim, threads
+Layers, dependencies pointing down: ``app`` (command line, reports) > ``training`` (the common
+trainer) > ``io`` (checkpoints, data) > ``nn`` (layers and models over ``backends``' kernels;
+its formula tables sit below the backends) > ``_checks``, ``threads``.
+"""
+
+from . import threads
 from .backends import BACKENDS, available_backends, get_backend
-from .layers import Activation, Conv2d, Dense, Flatten, MaxPool2d
-from .model import MLP, Sequential, digits_cnn, lab_cnn, load_model
-from .trainer import DivergenceError, History, Trainer
+from .io import checkpoint, datafiles, load_model, save_model
+from .io import datasets as data
+from .nn import (
+    MLP,
+    Activation,
+    Conv2d,
+    Dense,
+    Flatten,
+    MaxPool2d,
+    Sequential,
+    activations,
+    digits_cnn,
+    init,
+    lab_cnn,
+    losses,
+    optim,
+)
+from .training import DivergenceError, History, Trainer
 
 __version__ = "0.1.0"
 
@@ -32,5 +52,6 @@ __all__ = [
     "load_model",
     "losses",
     "optim",
+    "save_model",
     "threads",
 ]

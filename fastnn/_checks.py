@@ -61,3 +61,15 @@ def check_finite(name: str, a: np.ndarray) -> None:
     if not np.isfinite(a).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise ValueError(f"{name} contains NaN or inf (first at index {bad})")
+
+
+def conv_output_size(size: int, k: int, stride: int, padding: int) -> int:
+    """Output length of a window of ``k`` sliding by ``stride`` over ``size + 2 padding``.
+
+    Raises ValueError when the window does not fit (the output would be empty).
+    """
+    out = (size + 2 * padding - k) // stride + 1
+    if out <= 0 or size + 2 * padding < k:
+        raise ValueError(f"kernel size {k} is larger than the padded input size "
+                         f"{size} + 2*{padding} = {size + 2 * padding}")
+    return out

@@ -6,8 +6,8 @@ import importlib.util
 from types import SimpleNamespace
 
 from fastnn.backends import BACKENDS, get_backend
+from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
-from fastnn.backends import vectorized as V
 
 #: float32 against a float64 reference, elementwise relative, floored at F32_RTOL * max|ref|
 #: (a few float32 ulps, 1.2e-7, per summed product over up to a few hundred terms).
@@ -32,7 +32,7 @@ def conv_backends() -> dict[str, object]:
         "numpy": V,
     }
     if HAS_NUMBA:
-        from fastnn.backends import _jit_conv as J
+        from fastnn.backends.numba import conv as J
 
         ns = _variant("numba-conv", J.conv2d_forward, J.conv2d_backward)
         ns.max_pool2d_forward, ns.max_pool2d_backward = J.max_pool2d_forward, \

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fastnn import bench
+from fastnn.app import bench
 
 
 def result(name, workload, backend, median, dtype="float64", flops=None, threads=None):
@@ -72,7 +72,7 @@ def test_load_results_errors(tmp_path):
 
 
 def test_chart_is_written(tmp_path):
-    from fastnn.plots import benchmark_chart
+    from fastnn.app.plots import benchmark_chart
 
     benchmark_chart(bench.rows(run()), tmp_path / "b.png")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.cli import main
+from fastnn.app.cli import main
 
 FILES = {"output.txt", "comparison.png", "learning_curve.png", "history.csv", "config.json",
          "model.npz"}
@@ -136,7 +136,7 @@ def test_unknown_command_and_no_command(capsys):
 
 def test_console_script_no_traceback(tmp_path):
     """The installed entry point, as a user runs it: bad input, no traceback, exit 2."""
-    proc = subprocess.run([sys.executable, "-m", "fastnn.cli", "train", "--backend", "gpu",
+    proc = subprocess.run([sys.executable, "-m", "fastnn.app.cli", "train", "--backend", "gpu",
                            "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "unknown backend 'gpu'" in proc.stderr

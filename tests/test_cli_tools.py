@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.backends import vectorized
-from fastnn.cli import main
+from fastnn.app.cli import main
+from fastnn.backends import numpy_backend as vectorized
 
 
 def test_verify_passes_and_prints_a_table(capsys):

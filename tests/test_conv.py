@@ -8,11 +8,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastnn
+from fastnn import lab_cnn, load_model
+from fastnn._checks import conv_output_size
+from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
-from fastnn.backends import vectorized as V
-from fastnn.backends.base import conv_output_size
-from fastnn.layers import Conv2d, Flatten, MaxPool2d
-from fastnn.model import lab_cnn, load_model
+from fastnn.nn.layers import Conv2d, Flatten, MaxPool2d
 
 BACKENDS = conv_backends()
 
@@ -120,7 +120,7 @@ def test_lab_cnn_shapes_and_non_contiguous_input(name):
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 0), (3, 2)])
 def test_numba_parallel_blocks_match_one_serial_block(stride, padding):
     """prange over sample blocks gives what one block on one thread gives (and plain Python)."""
-    from fastnn.backends import _jit_conv as J
+    from fastnn.backends.numba import conv as J
 
     x, W, b = arrays(4, np.float64, (5, 2, 7, 6), (4, 2, 3, 2), (4,))
     OH, OW = conv_output_size(7, 3, stride, padding), conv_output_size(6, 2, stride, padding)
@@ -213,7 +213,7 @@ def test_conv_layers_build_save_and_load(tmp_path):
     assert model.output_shape == (3,)
     x = arrays(0, np.float64, (5, 1, 8, 8))[0]
     out = model.forward(V, x)
-    model.save(tmp_path / "m.npz")
+    fastnn.save_model(model, tmp_path / "m.npz")
     again = load_model(tmp_path / "m.npz")
     np.testing.assert_array_equal(again.forward(V, x), out)
     assert repr(again.layers[3]) == "Conv2d(4, 6, (2, 3), stride=2, padding=0)"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastnn.datafiles import (
+from fastnn.io.datafiles import (
     DataFileError,
     Standardizer,
     encode_labels,

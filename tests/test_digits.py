@@ -10,11 +10,10 @@ from conv_backends import conv_backends
 from test_conv import numeric_grad
 
 import fastnn
-from fastnn import data
+from fastnn import data, digits_cnn
+from fastnn.app.cli import main
 from fastnn.backends import reference as R
-from fastnn.cli import main
-from fastnn.losses import get_loss
-from fastnn.model import digits_cnn
+from fastnn.nn.losses import get_loss
 
 sklearn = pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn")
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import fastnn
 from fastnn import activations
+from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
-from fastnn.backends import vectorized as V
 
 F32_RTOL = 1e-5  # float32: a few ulps of 1.2e-7 per summed product, documented in the README
 dims = st.integers(min_value=1, max_value=17)

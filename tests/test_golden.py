@@ -1,5 +1,6 @@
 """Every backend against the golden trajectories in tests/golden/ (written by the reference
-backend; regenerate deliberately with ``python -m fastnn.verify --write-golden tests/golden``)."""
+backend; regenerate deliberately with
+``python -m fastnn.app.verify --write-golden tests/golden``)."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from conftest import assert_rel_close
 
 import fastnn
-from fastnn import verify
+from fastnn.app import verify
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.npz"))
 #: float32 runs follow the float64 golden trajectory only loosely: rounding at 6e-8 per step

@@ -40,6 +40,7 @@ except ImportError as e:  # the message says how to install numba
 
 import numba  # noqa: E402  (only once the backend imported)
 
+from fastnn.backends.numba import kernels as K  # noqa: E402
 from fastnn.threads import limit_threads  # noqa: E402
 
 JIT = not numba.config.DISABLE_JIT
@@ -121,15 +122,15 @@ def test_exp_is_within_one_ulp_of_numpy():
     n = 3000 if JIT else 300
     x = np.concatenate([rng.uniform(-1, 1, n), rng.uniform(-40, 40, n),
                         rng.uniform(-745, 709.7, n), -np.logspace(-300, 2, n)])
-    got = np.array([J._exp(v) for v in x])
+    got = np.array([K._exp(v) for v in x])
     want = np.exp(x)
     ulps = np.abs(got - want) / np.spacing(want)
     assert ulps.max() <= 1.0 and np.mean(got == want) > 0.8
     special = np.array([0.0, -0.0, 709.78, 709.79, 1000.0, -745.13, -745.14, -1000.0, np.inf,
                         -np.inf])
     with np.errstate(over="ignore"):
-        np.testing.assert_array_equal([J._exp(v) for v in special], np.exp(special))
-    assert np.isnan(J._exp(np.nan))
+        np.testing.assert_array_equal([K._exp(v) for v in special], np.exp(special))
+    assert np.isnan(K._exp(np.nan))
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 threads")
@@ -142,7 +143,7 @@ def test_kernels_give_the_same_numbers_on_any_thread_count():
     for threads in (2, 1):
         with limit_threads(threads):
             run = [J.dense_forward(x, W, b), J.dense_backward(x, W, dout)[2]]
-            for name in J.ACTIVATION_CODES:
+            for name in K.ACTIVATION_CODES:
                 run += [J.activation_forward(name, z), J.activation_backward(name, y, z)]
             runs.append(run)
     for two, one in zip(*runs, strict=True):
@@ -265,7 +266,7 @@ def test_fused_multi_output_and_blas_layers():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((64, 40))
     y = np.eye(3)[rng.integers(0, 3, 64)]
-    assert 64 * 40 * 48 >= J.BLAS_MIN_WORK and 64 * 48 * 3 < J.BLAS_MIN_WORK
+    assert 64 * 40 * 48 >= K.BLAS_MIN_WORK and 64 * 48 * 3 < K.BLAS_MIN_WORK
     hist = {}
     for be in ("numba", "numpy"):
         t = make_trainer(be, optimizer="adam", act="relu", sizes=(40, 48, 48, 3), init="xavier")
@@ -276,9 +277,9 @@ def test_fused_multi_output_and_blas_layers():
 
 
 def test_row_length_pads_small_layers_only():
-    assert [J._row_length(n, [2, 4, 4, 1]) for n in (1, 7, 8, 9, 100)] == [8, 8, 8, 16, 104]
-    assert J._row_length(61, [40, 48, 48, 3]) == 61  # a BLAS layer: no padding
-    assert 61 * 40 * 48 >= J.BLAS_MIN_WORK
+    assert [K._row_length(n, [2, 4, 4, 1]) for n in (1, 7, 8, 9, 100)] == [8, 8, 8, 16, 104]
+    assert K._row_length(61, [40, 48, 48, 3]) == 61  # a BLAS layer: no padding
+    assert 61 * 40 * 48 >= K.BLAS_MIN_WORK
 
 
 @pytest.mark.parametrize("n", [1, 5, 8, 13, 61])
@@ -346,15 +347,15 @@ def test_changed_lr_between_fits_is_used():
 @pytest.fixture
 def calls(monkeypatch):
     """Epochs of each compiled call; the stretches' time cap is off unless a test sets it."""
-    monkeypatch.setattr(fastnn.trainer, "STRETCH_SECONDS", float("inf"))
+    monkeypatch.setattr(fastnn.training.trainer, "STRETCH_SECONDS", float("inf"))
     seen = []
-    real = J.FusedMLP.run
+    real = K.FusedMLP.run
 
     def spy(self, X, y, epochs, target_accuracy=None):
         seen.append(epochs)
         return real(self, X, y, epochs, target_accuracy)
 
-    monkeypatch.setattr(J.FusedMLP, "run", spy)
+    monkeypatch.setattr(K.FusedMLP, "run", spy)
     return seen
 
 
@@ -376,10 +377,10 @@ def test_time_capped_stretches_change_no_number(calls, monkeypatch):
     h1 = whole.fit(*DATASETS["linear"], epochs=300)
     assert calls == [300]
     calls.clear()
-    monkeypatch.setattr(fastnn.trainer, "STRETCH_SECONDS", 1e-9)
+    monkeypatch.setattr(fastnn.training.trainer, "STRETCH_SECONDS", 1e-9)
     cut = make_trainer("numba")
     h2 = cut.fit(*DATASETS["linear"], epochs=300)
-    assert calls[0] == fastnn.trainer.PROBE_EPOCHS and sum(calls) == 300 and len(calls) > 2
+    assert calls[0] == fastnn.training.trainer.PROBE_EPOCHS and sum(calls) == 300 and len(calls) > 2
     assert h1.loss == h2.loss and h1.accuracy == h2.accuracy
     np.testing.assert_array_equal(whole.model.params, cut.model.params)
 
@@ -500,8 +501,8 @@ def test_custom_optimizer_or_loss_is_not_fused():
     t = fastnn.Trainer(model, backend="numba")
     t.loss_fn = lambda pred, y: fastnn.losses.mse(pred, y)
     assert not fused(t)
-    assert J.fused_trainer(model, "mse", fastnn.optim.SGD(0.1), None) is not None
-    assert J.fused_trainer(model, "hinge", fastnn.optim.SGD(0.1), None) is None
+    assert K.fused_trainer(model, "mse", fastnn.optim.SGD(0.1), None) is not None
+    assert K.fused_trainer(model, "hinge", fastnn.optim.SGD(0.1), None) is None
 
 
 def test_state_from_an_unfused_run_is_continued():
@@ -551,7 +552,7 @@ def test_compiled_code_is_cached_between_processes():
         import numpy as np
         import fastnn
         from numba.core.registry import CPUDispatcher
-        from fastnn.backends import jit
+        from fastnn.backends.numba import kernels as jit
         warnings.simplefilter("error")  # a kernel that cannot be cached warns: fail instead
         X, y = fastnn.data.generate_xor_easy()
         for dtype in ("float64", "float32"):

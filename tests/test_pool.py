@@ -7,8 +7,8 @@ from conv_backends import conv_backends
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from fastnn._checks import conv_output_size
 from fastnn.backends import reference as R
-from fastnn.backends.base import conv_output_size
 
 BACKENDS = {name: be for name, be in conv_backends().items() if name != "numpy-einsum"}
 ALL = {"reference": R, **BACKENDS}

@@ -2,7 +2,7 @@
 
 import re
 
-from fastnn import report
+from fastnn.app import report
 
 
 def test_lab1_report_short(tmp_path):

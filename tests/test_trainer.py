@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.trainer import DivergenceError
+from fastnn import DivergenceError
 
 XOR = fastnn.data.generate_xor_easy()
 LINEAR = fastnn.data.generate_linear(100, seed=2)
@@ -189,7 +189,7 @@ def test_initializers_scale(init):
 def test_save_and_load_round_trip(tmp_path):
     trainer = lab_trainer()
     trainer.fit(*XOR, epochs=10)
-    trainer.model.save(tmp_path / "m.npz")
+    fastnn.save_model(trainer.model, tmp_path / "m.npz")
     loaded = fastnn.load_model(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.params, trainer.model.params)
     np.testing.assert_array_equal(fastnn.Trainer(loaded).predict(XOR[0]), trainer.predict(XOR[0]))

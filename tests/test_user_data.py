@@ -14,7 +14,7 @@ import pytest
 
 import fastnn
 from fastnn import checkpoint
-from fastnn.cli import main
+from fastnn.app.cli import main
 
 BACKENDS = fastnn.available_backends()
 
@@ -255,7 +255,7 @@ def test_checkpoint_every_writes_during_training(tmp_path):
 def test_ctrl_c_finishes_the_epoch_and_resumes(tmp_path):
     """A real SIGINT to a running `fastnn train`: exit 130, checkpoint whole, resume finishes."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "fastnn.cli", "train", "--data", "linear", "--epochs",
+    cmd = [sys.executable, "-m", "fastnn.app.cli", "train", "--data", "linear", "--epochs",
            "10000000", "--checkpoint-every", "200", "--quiet", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -271,7 +271,7 @@ def test_ctrl_c_finishes_the_epoch_and_resumes(tmp_path):
     assert 0 < ckpt.epoch < 10_000_000 and len(ckpt.history["loss"]) == ckpt.epoch
     rows = (out / "history.csv").read_text().splitlines()
     assert len(rows) == ckpt.epoch + 1
-    done = subprocess.run([sys.executable, "-m", "fastnn.cli", "train", "--resume", str(out),
+    done = subprocess.run([sys.executable, "-m", "fastnn.app.cli", "train", "--resume", str(out),
                            "--epochs", str(ckpt.epoch + 50), "--quiet"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -17,8 +17,8 @@ from .._checks import check_choice
 #: backend name -> module implementing the kernel contract of :mod:`fastnn.backends.base`.
 BACKENDS: dict[str, str] = {
     "reference": "fastnn.backends.reference",
-    "numpy": "fastnn.backends.vectorized",
-    "numba": "fastnn.backends.jit",
+    "numpy": "fastnn.backends.numpy_backend",
+    "numba": "fastnn.backends.numba",
 }
 
 #: backend name -> (the third-party modules it imports, the command that installs them).

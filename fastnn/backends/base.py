@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .._checks import FLOAT_DTYPES
+from .._checks import FLOAT_DTYPES, conv_output_size
 
 
 class Backend(Protocol):
@@ -104,18 +104,6 @@ def _check_int(kernel: str, kind: str, value: object, minimum: int) -> int:
         want = "an integer >= 1" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{kernel}: {kind} must be {want}, got {value!r}")
     return int(value)
-
-
-def conv_output_size(size: int, k: int, stride: int, padding: int) -> int:
-    """Output length of a window of ``k`` sliding by ``stride`` over ``size + 2 padding``.
-
-    Raises ValueError when the window does not fit (the output would be empty).
-    """
-    out = (size + 2 * padding - k) // stride + 1
-    if out <= 0 or size + 2 * padding < k:
-        raise ValueError(f"kernel size {k} is larger than the padded input size "
-                         f"{size} + 2*{padding} = {size + 2 * padding}")
-    return out
 
 
 def check_conv2d(kernel: str, x: np.ndarray, W: np.ndarray, b_or_dout: np.ndarray | None,

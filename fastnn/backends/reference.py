@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from ..nn import activations
 from .base import (
     check_activation_backward,
     check_conv2d,

@@ -55,41 +55,20 @@ backends to float32 precision, not bitwise.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 from llvmlite import ir
 from numba import config, njit, types
 from numba.extending import intrinsic
 
-from .. import activations
-from ..layers import Activation, Dense
-from ..optim import SGD, Adagrad, Adam, Momentum, RMSprop
-from ._numba_cache import install as _install_safe_cache
-from .base import (
+from ...nn import activations
+from ...nn.layers import Activation, Dense
+from ...nn.optim import SGD, Adagrad, Adam, Momentum, RMSprop
+from ..base import (
     check_activation_backward,
     check_dense_backward,
     check_dense_forward,
     check_same_float_dtype,
 )
-
-NAME = "numba"
-
-_install_safe_cache()  # before any kernel here or in _jit_conv can read the on-disk cache
-
-if importlib.util.find_spec("scipy") is None:  # imported lazily, by the first BLAS call
-    raise ImportError("No module named 'scipy' (Numba's np.dot calls BLAS through SciPy)")
-
-try:  # convolution and pooling kernels live in their own module
-    from ._jit_conv import (  # noqa: F401
-        conv2d_backward,
-        conv2d_forward,
-        max_pool2d_backward,
-        max_pool2d_forward,
-    )
-except ModuleNotFoundError as e:  # pragma: no cover - until _jit_conv.py lands
-    if e.name != f"{__package__}._jit_conv":
-        raise
 
 #: activation name -> the integer code the kernels branch on.
 ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4}

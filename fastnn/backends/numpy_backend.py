@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
-from ..activations import LEAKY_SLOPE
+from ..nn import activations
+from ..nn.activations import LEAKY_SLOPE
 from .base import (
     check_activation_backward,
     check_buffer_fits,

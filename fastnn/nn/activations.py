@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import check_choice
+from .._checks import check_choice
 
 LEAKY_SLOPE = 0.01
 

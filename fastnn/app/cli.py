@@ -18,15 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, checkpoint, data, datafiles
-from ._checks import check_choice, check_dtype, check_positive
-from .activations import ACTIVATIONS
-from .backends import BACKENDS, available_backends
-from .init import INITIALIZERS
-from .losses import LOSSES
-from .model import MLP, digits_cnn
-from .optim import OPTIMIZERS
-from .trainer import DivergenceError, History, Trainer
+from .. import __version__
+from .._checks import check_choice, check_dtype, check_positive
+from ..backends import BACKENDS, available_backends
+from ..io import checkpoint, datafiles
+from ..io import datasets as data
+from ..nn.activations import ACTIVATIONS
+from ..nn.init import INITIALIZERS
+from ..nn.losses import LOSSES
+from ..nn.model import MLP
+from ..nn.optim import OPTIMIZERS
+from ..nn.zoo import digits_cnn
+from ..training import DivergenceError, History, Trainer
 
 
 class UsageError(Exception):

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_positive
+from .._checks import check_positive, conv_output_size
 from .activations import check_activation
-from .backends.base import conv_output_size
 
 
 class Layer:

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .base import check_buffer_fits, check_conv2d, check_max_pool2d
+from ..base import check_buffer_fits, check_conv2d, check_max_pool2d
 
 
 @contextmanager

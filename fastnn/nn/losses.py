@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import check_choice
+from .._checks import check_choice
 
 
 def mse(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

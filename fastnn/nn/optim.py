@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_positive
+from .._checks import check_choice, check_positive
 
 
 def _check_fraction(kind: str, value: float) -> float:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, plots
-from .backends import available_backends
-from .model import MLP
-from .trainer import Trainer
+from ..backends import available_backends
+from ..io import datasets as data
+from ..nn.model import MLP
+from ..training import Trainer
+from . import plots
 
 
 @dataclass(frozen=True)

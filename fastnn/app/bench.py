@@ -19,7 +19,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from ._checks import read_json_object
+from .._checks import read_json_object
 
 #: A benchmark regresses when its yardstick-relative time grows by more than this fraction.
 DEFAULT_THRESHOLD = 0.25
@@ -27,7 +27,7 @@ DEFAULT_THRESHOLD = 0.25
 
 def benchmarks_dir() -> Path:
     """The checkout's ``benchmarks/`` folder; ValueError when fastnn runs from an install."""
-    folder = Path(__file__).resolve().parent.parent / "benchmarks"
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
     if not (folder / "conftest.py").is_file():
         raise ValueError("fastnn bench runs the suite in a source checkout's benchmarks/ "
                          "folder; install with `pip install -e '.[dev]'` from the checkout")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from ._checks import check_dtype, check_positive
+from .._checks import check_dtype, check_positive
 from .activations import check_activation
 from .init import get_initializer
-from .layers import Activation, Conv2d, Dense, Flatten, Layer, MaxPool2d
+from .layers import Activation, Dense, Layer
 
 
 class Sequential:
@@ -98,12 +97,6 @@ class Sequential:
         return {"layers": [layer.config() for layer in self.layers],
                 "input_shape": list(self.input_shape), "dtype": self.dtype.name}
 
-    def save(self, path: str | Path) -> None:
-        """Write architecture and weights to an ``.npz`` file (see :mod:`fastnn.checkpoint`)."""
-        from . import checkpoint
-
-        checkpoint.save(path, self)
-
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}], dtype={self.dtype.name})"
@@ -137,39 +130,3 @@ def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: st
         layers.append(Dense(din, dout))
         layers.append(Activation(output_activation if i == len(sizes) - 2 else activation))
     return Sequential(layers, init=init, seed=seed, dtype=dtype)
-
-
-def lab_cnn(seed: int | None = None, dtype="float64", init: str = "he") -> Sequential:
-    """The lab's convolution extra, made trainable: input (3, 28, 28), output (16, 28, 28).
-
-    conv 3->8 3x3 pad 1, relu, conv 8->16 3x3 pad 1, relu. The lab ran it on a 10x3x28x28
-    batch; it is the convolution benchmark workload.
-    """
-    layers = [Conv2d(3, 8, 3, padding=1), Activation("relu"),
-              Conv2d(8, 16, 3, padding=1), Activation("relu")]
-    return Sequential(layers, input_shape=(3, 28, 28), init=init, seed=seed, dtype=dtype)
-
-
-def digits_cnn(seed: int | None = None, dtype="float64", init: str = "he",
-               channels: tuple[int, int] = (16, 32)) -> Sequential:
-    """A small CNN for 8x8 digit images (1, 8, 8) -> 10 logits (use ``softmax_cross_entropy``).
-
-    conv 1->c1 3x3 pad 1, relu, max-pool 2 -> (c1, 4, 4); conv c1->c2 3x3 pad 1, relu,
-    max-pool 2 -> (c2, 2, 2); flatten; dense 4*c2 -> 10.
-    """
-    c1, c2 = (int(check_positive("channels", c, integer=True)) for c in channels)
-    layers = [Conv2d(1, c1, 3, padding=1), Activation("relu"), MaxPool2d(2),
-              Conv2d(c1, c2, 3, padding=1), Activation("relu"), MaxPool2d(2),
-              Flatten(), Dense(4 * c2, 10)]
-    return Sequential(layers, input_shape=(1, 8, 8), init=init, seed=seed, dtype=dtype)
-
-
-def load_model(path: str | Path) -> Sequential:
-    """Read the model of a checkpoint written by :meth:`Sequential.save` or a training run.
-
-    Raises :class:`fastnn.checkpoint.CheckpointError` (a ValueError) for a missing, truncated,
-    corrupt or wrong-version file.
-    """
-    from . import checkpoint
-
-    return checkpoint.load(path).model

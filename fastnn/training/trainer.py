@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_finite, check_positive
-from .backends import get_backend
-from .losses import LOSSES, get_loss
-from .model import Sequential
-from .optim import Optimizer, get_optimizer
-from .threads import check_threads, limit_threads
+from .._checks import check_finite, check_positive
+from ..backends import get_backend
+from ..nn.losses import LOSSES, get_loss
+from ..nn.model import Sequential
+from ..nn.optim import Optimizer, get_optimizer
+from ..threads import check_threads, limit_threads
+from .callbacks import sigint_flag
+from .history import History
 
 logger = logging.getLogger("fastnn")
 
@@ -36,35 +33,6 @@ PROBE_EPOCHS = 10
 
 class DivergenceError(FloatingPointError):
     """The loss became NaN or infinite during training."""
-
-
-@dataclass
-class History:
-    """Per-epoch ``loss`` and ``accuracy``, measured on each epoch's forward pass (before that
-    epoch's update, as in the lab); ``val_loss`` and ``val_accuracy`` on the validation data
-    after the epoch's update, when there is validation data. ``stopped_early`` when the target
-    accuracy ended the run, ``interrupted`` when Ctrl-C did."""
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    stopped_early: bool = False
-    interrupted: bool = False
-
-    @property
-    def epochs(self) -> int:
-        """How many epochs ran."""
-        return len(self.loss)
-
-    def to_csv(self, path: str | Path) -> None:
-        """Write ``epoch,loss,accuracy[,val_loss,val_accuracy]`` rows, epochs counted from 1."""
-        cols = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if self.val_loss else [])
-        values = [getattr(self, c) for c in cols]
-        rows = [",".join(["epoch", *cols])]
-        rows += [",".join([str(i), *(repr(v) for v in vs)])
-                 for i, vs in enumerate(zip(*values, strict=True), start=1)]
-        Path(path).write_text("\n".join(rows) + "\n")
 
 
 def count_correct(pred: np.ndarray, y: np.ndarray) -> float:
@@ -270,7 +238,7 @@ class Trainer:
         # seconds per epoch of the fused path, measured as it runs (kept across fit calls for
         # the same runner and batch size, so a known speed needs no probe stretch)
         per_epoch = self._speed.get((id(fused), len(X)))
-        with _sigint_flag() as interrupted:
+        with sigint_flag() as interrupted:
             try:
                 # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
                 with np.errstate(all="ignore"), limit_threads(self.threads):
@@ -349,7 +317,7 @@ class Trainer:
         count; raises CheckpointError when the checkpoint's architecture, dtype, loss or
         optimizer differ from this trainer's.
         """
-        from .checkpoint import CheckpointError
+        from ..io.checkpoint import CheckpointError
 
         if ckpt.model.config() != self.model.config():
             raise CheckpointError("the checkpoint's architecture differs from this model's: "
@@ -396,25 +364,4 @@ class Trainer:
         return loss, count_correct(pred, y) / X.shape[0]
 
 
-@contextmanager
-def _sigint_flag():
-    """Inside, Ctrl-C (SIGINT) only raises a flag, read by calling the yielded function; a
-    second Ctrl-C interrupts at once. Off the main thread, nothing is changed."""
-    hit = []
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-
-    def handler(signum, frame):
-        if hit:
-            raise KeyboardInterrupt
-        hit.append(signum)
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(hit)
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-__all__ = ["Trainer", "History", "DivergenceError", "count_correct", "LOSSES"]
+__all__ = ["DivergenceError", "Trainer", "count_correct"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_positive
+from .._checks import check_positive
 
 
 def generate_linear(n: int = 100, seed=None) -> tuple[np.ndarray, np.ndarray]:

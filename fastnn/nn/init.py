@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import check_choice
+from .._checks import check_choice
 
 
 def normal(din: int, dout: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,7 +5,7 @@ of every epoch and the final weights, computed by the ``reference`` backend in f
 tests compare every backend against them; they never rewrite them. Regenerating them is one
 deliberate command::
 
-    python -m fastnn.verify --write-golden tests/golden
+    python -m fastnn.app.verify --write-golden tests/golden
 
 :func:`verify` runs every available backend on one configuration and measures its largest
 absolute and relative differences from the reference: kernels forward and backward, then a
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data
-from ._checks import read_json_object
-from .backends import available_backends, get_backend
-from .model import MLP, Sequential
+from .._checks import read_json_object
+from ..backends import available_backends, get_backend
+from ..io import datasets as data
+from ..nn.model import MLP, Sequential
 
 #: float64 tolerance (relative) between a backend and the reference.
 RTOL = {"float64": 1e-10, "float32": 1e-4}
@@ -86,7 +86,7 @@ def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
 def build(cfg: Config, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
     """The model (seeded weights) and data of ``cfg``."""
     if cfg.model == "cnn":
-        from .model import lab_cnn
+        from ..nn.zoo import lab_cnn
 
         X, y = _lab_cnn_data(dtype)
         return lab_cnn(seed=cfg.seed, dtype=dtype), X, y
@@ -104,7 +104,7 @@ def build(cfg: Config, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndar
 
 def run(cfg: Config, backend: str, dtype="float64") -> dict[str, np.ndarray]:
     """Train ``cfg`` on ``backend``: ``{"loss": per-epoch losses, "params": final weights}``."""
-    from .trainer import Trainer
+    from ..training import Trainer
 
     model, X, y = build(cfg, dtype)
     trainer = Trainer(model, loss=cfg.loss, optimizer=cfg.optimizer, lr=cfg.lr,
@@ -216,7 +216,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastnn.verify",
+    parser = argparse.ArgumentParser(prog="python -m fastnn.app.verify",
                                      description="Regenerate the golden files (reference "
                                      "backend, float64). Deliberate: review the diff.")
     parser.add_argument("--write-golden", metavar="DIR", required=True)

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.layers import layer_from_config
+from ..nn.model import Sequential
+
 FORMAT_VERSION = 2
 
 
@@ -109,8 +112,6 @@ def save(path: str | Path, model, trainer=None, epoch: int = 0, history=None,
 
 def load(path: str | Path) -> Checkpoint:
     """Read a checkpoint; CheckpointError for a missing, truncated, corrupt or foreign file."""
-    from .layers import layer_from_config
-    from .model import Sequential
 
     path = Path(path)
     try:
@@ -149,6 +150,20 @@ def load(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: not a valid fastnn checkpoint ({type(e).__name__}: "
                               f"{e})") from None
     return ckpt
+
+
+def save_model(model: Sequential, path: str | Path) -> None:
+    """Write ``model``'s architecture and weights to a checkpoint file (no training state)."""
+    save(path, model)
+
+
+def load_model(path: str | Path) -> Sequential:
+    """Read the model of a checkpoint written by :func:`save_model` or a training run.
+
+    Raises :class:`CheckpointError` (a ValueError) for a missing, truncated, corrupt or
+    wrong-version file.
+    """
+    return load(path).model
 
 
 def zlib_error() -> type[Exception]:

@@ -1,0 +1,1 @@
+"""The application: the ``fastnn`` command line, its reports and plots."""

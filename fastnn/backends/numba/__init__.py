@@ -1,0 +1,36 @@
+"""The ``numba`` backend: compiled kernels of the contract, and a fused training step.
+
+``kernels`` holds the dense and activation kernels and the fused step, ``conv`` the convolution
+and pooling kernels, ``cache`` the on-disk compile cache's safety net.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from .cache import install as _install_safe_cache
+
+NAME = "numba"
+
+_install_safe_cache()  # before any kernel can read the on-disk cache (at its first call)
+
+if importlib.util.find_spec("scipy") is None:  # imported lazily, by the first BLAS call
+    raise ImportError("No module named 'scipy' (Numba's np.dot calls BLAS through SciPy)")
+
+from .conv import (  # noqa: E402
+    conv2d_backward,
+    conv2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
+from .kernels import (  # noqa: E402
+    activation_backward,
+    activation_forward,
+    dense_backward,
+    dense_forward,
+    fused_trainer,
+)
+
+__all__ = ["NAME", "activation_backward", "activation_forward", "conv2d_backward",
+           "conv2d_forward", "dense_backward", "dense_forward", "fused_trainer",
+           "max_pool2d_backward", "max_pool2d_forward"]
