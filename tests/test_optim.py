@@ -85,6 +85,50 @@ def test_registry_builds_each(name):
     assert opt.name == name and math.isclose(opt.lr, 0.05)
 
 
+def test_nesterov():
+    lr, mu = 0.1, 0.9
+    v1 = G1
+    p1 = P0 - lr * (G1 + mu * v1)
+    v2 = mu * v1 + G2
+    p2 = p1 - lr * (G2 + mu * v2)
+    np.testing.assert_allclose(run(optim.Nesterov(lr), [G1, G2]), p2, rtol=1e-15)
+
+
+def test_adamw():
+    lr, b1, b2, eps, wd = 0.01, 0.9, 0.999, 1e-8, 0.1
+    p, m, v = P0.copy(), np.zeros(4), np.zeros(4)
+    for t, g in enumerate([G1, G2], start=1):
+        p = p * (1 - lr * wd)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        p = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    got = run(optim.AdamW(lr, weight_decay=wd), [G1, G2])
+    np.testing.assert_allclose(got, p, rtol=1e-13)
+    assert optim.AdamW(0.1).weight_decay == 0.01  # torch.optim.AdamW's default
+    assert not np.allclose(got, run(optim.Adam(lr), [G1, G2]), rtol=1e-6)  # the decay acts
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), "0.1", True])
+def test_bad_weight_decay(value):
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        optim.get_optimizer("adamw", 0.1, weight_decay=value)
+
+
+def test_nesterov_needs_momentum():
+    with pytest.raises(ValueError, match="nesterov needs a momentum"):
+        optim.get_optimizer("nesterov", 0.1, momentum=0.0)
+
+
+def test_float32_stays_float32():
+    """Hyper-parameters reach the rules as Python floats, so NumPy keeps float32 arithmetic."""
+    p, g = P0.astype(np.float32), G1.astype(np.float32)
+    for name in optim.OPTIMIZERS:
+        opt = optim.get_optimizer(name, 0.01)
+        h = opt.hyper_values()
+        new = opt.rule(p, g, np.zeros_like(p), np.zeros_like(p), h, opt.coefficients(h, 1.0))
+        assert [a.dtype for a in new] == [np.float32] * 3, name
+
+
 @pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "0.1"])
 def test_bad_lr(lr):
     with pytest.raises(ValueError, match="lr must be a positive number"):
@@ -92,8 +136,8 @@ def test_bad_lr(lr):
 
 
 def test_unknown_optimizer_lists_choices():
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose from: sgd, momentum"):
-        optim.get_optimizer("adamw", 0.1)
+    with pytest.raises(ValueError, match="unknown optimizer 'lamb'; choose from: sgd, momentum"):
+        optim.get_optimizer("lamb", 0.1)
 
 
 @pytest.mark.parametrize("kwargs", [{"momentum": 1.0}, {"momentum": -0.5}])

@@ -15,7 +15,9 @@ TORCH_OPT = {"sgd": lambda p, lr: torch.optim.SGD(p, lr),
              "momentum": lambda p, lr: torch.optim.SGD(p, lr, momentum=0.9),
              "adagrad": lambda p, lr: torch.optim.Adagrad(p, lr),
              "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr),
-             "adam": lambda p, lr: torch.optim.Adam(p, lr)}
+             "adam": lambda p, lr: torch.optim.Adam(p, lr),
+             "adamw": lambda p, lr: torch.optim.AdamW(p, lr),  # weight_decay 0.01, as ours
+             "nesterov": lambda p, lr: torch.optim.SGD(p, lr, momentum=0.9, nesterov=True)}
 
 
 def torch_twin(model, activation):
@@ -32,11 +34,21 @@ def torch_twin(model, activation):
     return torch.nn.Sequential(*layers)
 
 
+def test_every_optimizer_has_an_oracle():
+    assert set(TORCH_OPT) == set(fastnn.optim.OPTIMIZERS)
+
+
+#: the reference backend's plain loops take a second a run: those rows run with the slow tests
+BACKENDS = [pytest.param(b, marks=pytest.mark.slow) if b == "reference" else b
+            for b in fastnn.available_backends()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu"])
 @pytest.mark.parametrize("optimizer", list(TORCH_OPT))
-def test_matches_pytorch(optimizer, activation):
+def test_matches_pytorch(optimizer, activation, backend):
     X, y = fastnn.data.generate_linear(100, seed=11)
-    lr = 0.5 if optimizer in ("sgd", "momentum") else 0.02
+    lr = 0.5 if optimizer in ("sgd", "momentum", "nesterov") else 0.02
     model = fastnn.MLP([2, 4, 4, 1], activation=activation, seed=12)
     net = torch_twin(model, activation)
     opt = TORCH_OPT[optimizer](net.parameters(), lr)
@@ -48,7 +60,8 @@ def test_matches_pytorch(optimizer, activation):
         loss.backward()
         opt.step()
         torch_losses.append(loss.item())
-    history = fastnn.Trainer(model, optimizer=optimizer, lr=lr).fit(X, y, epochs=60)
+    history = fastnn.Trainer(model, optimizer=optimizer, lr=lr, backend=backend).fit(X, y,
+                                                                                     epochs=60)
     assert_rel_close(history.loss, torch_losses, 1e-10, "losses")
     assert_rel_close(model.layers[0].W, net[0].weight.detach().numpy().T, 1e-10, "W0")
     assert_rel_close(model.layers[-2].b, net[-2].bias.detach().numpy(), 1e-10, "b_last")

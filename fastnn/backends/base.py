@@ -7,7 +7,9 @@ float dtype (float64 or float32); each kernel returns arrays of its inputs' dtyp
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -53,6 +55,47 @@ class Backend(Protocol):
                             size: int | tuple[int, int] = 2,
                             stride: int | None = None) -> np.ndarray:
         """x (N, C, H, W), dout (N, C, OH, OW) -> dx (N, C, H, W); ties: see POOL_TIES."""
+
+
+@dataclass(frozen=True)
+class FusedSpec:
+    """What a backend's fused step is built from: an MLP's shape and the definitions to run.
+
+    The functions are the very definitions the per-layer path applies to whole arrays, written
+    with arithmetic and NumPy ufuncs so that they also run on single numbers:
+    ``loss_point(pred, y, N, eps) -> (term, dterm)`` (:data:`fastnn.nn.losses.POINTWISE`),
+    the optimizer's ``coefficients(h, t)`` and ``rule(p, g, s1, s2, h, c)``
+    (:mod:`fastnn.nn.optim`), ``clip(g, lo, hi)`` and the one-output accuracy test
+    ``same_side(pred, y)``.
+    """
+
+    dims: tuple[int, ...]  #: layer widths, input first
+    activations: tuple[str, ...]  #: the activation after each Dense layer ("identity": none)
+    dtype: str
+    loss_point: Callable
+    coefficients: Callable
+    rule: Callable
+    clip: Callable
+    same_side: Callable
+
+
+class FusedStep(Protocol):
+    """A compiled run of whole full-batch epochs (see :class:`FusedHook`)."""
+
+    def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
+            grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
+            clip: tuple[float, float] | None = None,
+            target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Train up to ``epochs`` epochs in place; per-epoch (losses, correct counts)."""
+
+
+@runtime_checkable
+class FusedHook(Protocol):
+    """A backend that can fuse whole epochs defines ``fused_trainer``; the trainer checks for it
+    with ``isinstance(backend, FusedHook)``."""
+
+    def fused_trainer(self, spec: FusedSpec) -> FusedStep | None:
+        """A compiled step for ``spec``, or None when this backend cannot fuse it."""
 
 
 def check_same_float_dtype(kernel: str, *arrays: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""Losses by name: each maps (pred, y) to (loss as a Python float, dloss/dpred).
+"""Losses by name: each maps (pred, y) to (loss as a Python float, dloss/dpred); and accuracy.
 
 NOTE: losses are means over samples and sums over output units, so the MSE gradient is the lab's
 ``2 * (pred - y) / N``.
@@ -6,6 +6,7 @@ NOTE: losses are means over samples and sums over output units, so the MSE gradi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -13,28 +14,44 @@ import numpy as np
 from .._checks import check_choice
 
 
-def mse(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean over samples of the summed squared error; gradient 2 (pred - y) / N."""
-    N = pred.shape[0]
-    diff = pred - y
-    loss = float(np.vdot(diff, diff)) / N
-    diff *= 2.0 / N
-    return loss, diff
+def mse_point(pred, y, N: int, eps: float):
+    """Squared error of one output entry and its share of the gradient: ((pred - y)^2,
+    2 (pred - y) / N)."""
+    d = pred - y
+    return d * d, d * (2.0 / N)
 
 
-def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Binary cross-entropy of probabilities ``pred`` and 0/1 labels.
+def bce_point(pred, y, N: int, eps: float):
+    """Binary cross-entropy of one probability ``pred`` against a 0/1 label, and its gradient.
 
     ``pred`` is clipped to [eps, 1 - eps] (eps of its dtype) so the logarithms stay finite; in
     the clipped region the gradient is the one at the clip point rather than zero, so a
     saturated wrong prediction still gets pushed back.
     """
+    p = np.minimum(np.maximum(pred, eps), 1.0 - eps)
+    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)), (p - y) / (p * (1.0 - p) * N)
+
+
+#: Losses that are a sum of one term per output entry, divided by N: name -> that term's
+#: function ``point(pred, y, N, eps) -> (term, dterm/dpred)``. Written with arithmetic and
+#: NumPy ufuncs only, so it runs on whole arrays and on single numbers in compiled loops alike.
+POINTWISE: dict[str, Callable] = {"mse": mse_point, "bce": bce_point}
+
+
+def _mean_of(point, pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     N = pred.shape[0]
-    eps = np.finfo(pred.dtype).eps
-    p = np.clip(pred, eps, 1.0 - eps)
-    loss = -float(np.sum(y * np.log(p) + (1.0 - y) * np.log1p(-p))) / N
-    grad = (p - y) / (p * (1.0 - p) * N)
-    return loss, grad
+    term, grad = point(pred, y, N, np.finfo(pred.dtype).eps)
+    return float(np.sum(term)) / N, grad
+
+
+def mse(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean over samples of the summed squared error; gradient 2 (pred - y) / N."""
+    return _mean_of(mse_point, pred, y)
+
+
+def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy of probabilities ``pred`` and 0/1 labels (see :func:`bce_point`)."""
+    return _mean_of(bce_point, pred, y)
 
 
 def softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -62,6 +79,31 @@ LOSSES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]] 
     "bce": bce,
     "softmax_cross_entropy": softmax_cross_entropy,
 }
+
+
+#: A single output counts as class 1 above this value (labels too).
+THRESHOLD = 0.5
+
+
+def same_side(pred, y):
+    """Whether a one-output prediction and its label fall on the same side of THRESHOLD."""
+    return (pred > THRESHOLD) == (y > THRESHOLD)
+
+
+def count_correct(pred: np.ndarray, y: np.ndarray) -> float:
+    """Correct predictions: :func:`same_side` for one output unit, argmax over axis 1 for
+    several.
+
+    For outputs with more axes (an image-shaped output, say) each sample counts the fraction of
+    its positions that are right, so the count stays between 0 and N.
+    """
+    if pred.shape[1] == 1:
+        hits = np.count_nonzero(same_side(pred, y))
+    else:
+        hits = np.count_nonzero(pred.argmax(axis=1) == y.argmax(axis=1))
+    if pred.ndim > 2:
+        return hits / math.prod(pred.shape[2:])
+    return int(hits)
 
 
 def get_loss(name: str) -> Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]:

@@ -1,9 +1,20 @@
-"""Optimizers: one implementation for every backend, updating flat parameter buffers in place.
+"""Optimizers: each update rule written once, as an elementwise function of plain numbers.
 
-A model keeps all its parameters in one contiguous array (and its gradients in another), so an
-optimizer step is a handful of whole-array operations whatever the network. Formulas follow
-PyTorch's (``torch.optim``) so that PyTorch can serve as a test oracle; plain SGD is SGD with
-momentum 0.
+A model keeps all its parameters in one flat array (and its gradients in another), so an
+optimizer step is one elementwise map over those arrays. Each optimizer class names that map:
+
+``coefficients(h, t) -> c``
+    the per-step scalars (bias corrections, step sizes) from the hyper-parameters ``h`` (a tuple
+    or array, in the order of ``hyper``) and the step count ``t`` (1 on the first step);
+``rule(p, g, s1, s2, h, c) -> (p, s1, s2)``
+    one parameter ``p``, its gradient ``g`` and its two state slots ``s1``, ``s2`` (0.0 for a slot
+    the optimizer does not use) mapped to their new values.
+
+Both are written with arithmetic, ``math`` on scalars and NumPy ufuncs only, so the very same
+functions run on whole arrays here (:meth:`Optimizer.step`, used by every backend's per-layer
+path) and on single numbers inside a compiled loop (the numba backend's fused step, which is
+handed them). A new optimizer is a subclass with these two functions: nothing else changes.
+Formulas follow ``torch.optim`` so that PyTorch can serve as a test oracle.
 """
 
 from __future__ import annotations
@@ -15,17 +26,82 @@ import numpy as np
 from .._checks import check_choice, check_positive
 
 
-def _check_fraction(kind: str, value: float) -> float:
+def check_fraction(kind: str, value: object) -> float:
+    """Return ``value`` as a float if it is a number in [0, 1), else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{kind} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 
+def clip(g, lo: float, hi: float):
+    """Gradient clipping by value: ``g`` limited to [lo, hi] (NaN stays NaN)."""
+    return np.minimum(np.maximum(g, lo), hi)
+
+
+def _lr_only(h, t: float) -> tuple[float, float, float, float]:
+    return h[0], 0.0, 0.0, 0.0
+
+
+def _sgd(p, g, s1, s2, h, c):
+    return p - c[0] * g, s1, s2
+
+
+def _heavy_ball(p, g, s1, s2, h, c):
+    v = s1 * h[1] + g
+    return p - c[0] * v, v, s2
+
+
+def _nesterov(p, g, s1, s2, h, c):
+    v = s1 * h[1] + g
+    return p - c[0] * (g + h[1] * v), v, s2
+
+
+def _adagrad(p, g, s1, s2, h, c):
+    s = s1 + g * g
+    return p - c[0] * g / (np.sqrt(s) + h[1]), s, s2
+
+
+def _rmsprop(p, g, s1, s2, h, c):
+    s = s1 * h[1] + (1.0 - h[1]) * (g * g)
+    return p - c[0] * g / (np.sqrt(s) + h[2]), s, s2
+
+
+def _adam_coefficients(h, t: float) -> tuple[float, float, float, float]:
+    """(step size lr / (1 - beta1^t), bias correction sqrt(1 - beta2^t), 1, 0)."""
+    return h[0] / (1.0 - h[1] ** t), math.sqrt(1.0 - h[2] ** t), 1.0, 0.0
+
+
+def _adamw_coefficients(h, t: float) -> tuple[float, float, float, float]:
+    """Adam's, with the decay factor 1 - lr * weight_decay third."""
+    step_size, correction, _, _ = _adam_coefficients(h, t)
+    return step_size, correction, 1.0 - h[0] * h[4], 0.0
+
+
+def _adam(p, g, s1, s2, h, c):
+    m = s1 * h[1] + (1.0 - h[1]) * g
+    v = s2 * h[2] + (1.0 - h[2]) * (g * g)
+    return p - c[0] * m / (np.sqrt(v) / c[1] + h[3]), m, v
+
+
+def _adamw(p, g, s1, s2, h, c):
+    m = s1 * h[1] + (1.0 - h[1]) * g
+    v = s2 * h[2] + (1.0 - h[2]) * (g * g)
+    return p * c[2] - c[0] * m / (np.sqrt(v) / c[1] + h[3]), m, v
+
+
 class Optimizer:
-    """Base class: per-parameter state arrays in ``state``, step count in ``t``."""
+    """Base class: hyper-parameters named by ``hyper``, state arrays in ``state``, steps in ``t``.
+
+    Subclasses set ``name``, ``hyper`` (``lr`` first), ``slots`` (at most two state arrays, each
+    shaped like the parameters) and the elementwise ``rule`` and ``coefficients`` (see the module
+    docstring); their ``__init__`` validates and stores each hyper-parameter as an attribute.
+    """
 
     name = "optimizer"
+    hyper: tuple[str, ...] = ("lr",)
     slots: tuple[str, ...] = ()
+    coefficients = staticmethod(_lr_only)
+    rule = staticmethod(_sgd)
 
     def __init__(self, lr: float) -> None:
         self.lr = float(check_positive("lr", lr))
@@ -37,43 +113,46 @@ class Optimizer:
         self.t = 0
         self.state = {k: np.zeros_like(params) for k in self.slots}
 
-    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
-        """Update ``params`` in place from ``grads`` (both flat, of one shape)."""
+    def ensure_state(self, params: np.ndarray) -> None:
+        """Reset the state unless it already fits ``params`` (shape and dtype)."""
         if self.slots and (len(self.state) != len(self.slots)
                            or self.state[self.slots[0]].shape != params.shape
                            or self.state[self.slots[0]].dtype != params.dtype):
             self.reset(params)
-        self.t += 1
-        self._update(params, grads)
 
-    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
-        raise NotImplementedError
+    def hyper_values(self) -> tuple[float, ...]:
+        """The hyper-parameters in ``hyper`` order, as Python floats (NumPy's weak scalars, so
+        a float32 model stays float32)."""
+        return tuple(float(getattr(self, k)) for k in self.hyper)
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` (and the state) in place from ``grads`` (both flat, one shape)."""
+        self.ensure_state(params)
+        self.t += 1
+        h = self.hyper_values()
+        states = [self.state[k] for k in self.slots] + [0.0] * (2 - len(self.slots))
+        new_p, *new_states = self.rule(params, grads, *states, h,
+                                       self.coefficients(h, float(self.t)))
+        params[...] = new_p
+        for k, value in zip(self.slots, new_states, strict=False):
+            self.state[k][...] = value
 
     def hyperparams(self) -> dict[str, float]:
-        """The settings that define this optimizer (for config files and reports)."""
-        return {"lr": self.lr}
+        """The settings that define this optimizer (for config files and checkpoints)."""
+        return {k: getattr(self, k) for k in self.hyper}
 
 
 class SGD(Optimizer):
     """p -= lr * v with v = momentum * v + g (torch.optim.SGD); momentum 0 is plain SGD."""
 
     name = "sgd"
+    hyper = ("lr", "momentum")
 
     def __init__(self, lr: float, momentum: float = 0.0) -> None:
         super().__init__(lr)
-        self.momentum = _check_fraction("momentum", momentum)
-        self.slots = ("velocity",) if self.momentum else ()
-
-    def _update(self, params, grads):
+        self.momentum = check_fraction("momentum", momentum)
         if self.momentum:
-            v = self.state["velocity"]
-            v *= self.momentum
-            v += grads
-            grads = v
-        params -= self.lr * grads
-
-    def hyperparams(self):
-        return {"lr": self.lr, "momentum": self.momentum}
+            self.slots, self.rule = ("velocity",), _heavy_ball
 
 
 class Momentum(SGD):
@@ -85,85 +164,86 @@ class Momentum(SGD):
         super().__init__(lr, momentum)
 
 
+class Nesterov(Optimizer):
+    """Momentum with Nesterov's correction: v = m v + g; p -= lr (g + m v), exactly
+    ``torch.optim.SGD(momentum=m, nesterov=True)``; m 0.9 by default."""
+
+    name = "nesterov"
+    hyper = ("lr", "momentum")
+    slots = ("velocity",)
+    rule = staticmethod(_nesterov)
+
+    def __init__(self, lr: float, momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = check_fraction("momentum", momentum)
+        if not self.momentum:
+            raise ValueError("nesterov needs a momentum in (0, 1), got 0")
+
+
 class Adagrad(Optimizer):
     """s += g**2; p -= lr * g / (sqrt(s) + eps) (torch.optim.Adagrad, eps 1e-10)."""
 
     name = "adagrad"
+    hyper = ("lr", "eps")
     slots = ("sum_sq",)
+    rule = staticmethod(_adagrad)
 
     def __init__(self, lr: float, eps: float = 1e-10) -> None:
         super().__init__(lr)
         self.eps = float(check_positive("eps", eps))
-
-    def _update(self, params, grads):
-        s = self.state["sum_sq"]
-        s += grads * grads
-        denom = np.sqrt(s)
-        denom += self.eps
-        params -= self.lr * grads / denom
-
-    def hyperparams(self):
-        return {"lr": self.lr, "eps": self.eps}
 
 
 class RMSprop(Optimizer):
     """s = alpha s + (1 - alpha) g**2; p -= lr * g / (sqrt(s) + eps) (torch.optim.RMSprop)."""
 
     name = "rmsprop"
+    hyper = ("lr", "alpha", "eps")
     slots = ("square_avg",)
+    rule = staticmethod(_rmsprop)
 
     def __init__(self, lr: float, alpha: float = 0.99, eps: float = 1e-8) -> None:
         super().__init__(lr)
-        self.alpha = _check_fraction("alpha", alpha)
+        self.alpha = check_fraction("alpha", alpha)
         self.eps = float(check_positive("eps", eps))
-
-    def _update(self, params, grads):
-        s = self.state["square_avg"]
-        s *= self.alpha
-        s += (1.0 - self.alpha) * (grads * grads)
-        denom = np.sqrt(s)
-        denom += self.eps
-        params -= self.lr * grads / denom
-
-    def hyperparams(self):
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps}
 
 
 class Adam(Optimizer):
     """Adam with bias correction, as torch.optim.Adam computes it (betas 0.9, 0.999; eps 1e-8)."""
 
     name = "adam"
+    hyper = ("lr", "beta1", "beta2", "eps")
     slots = ("m", "v")
+    coefficients = staticmethod(_adam_coefficients)
+    rule = staticmethod(_adam)
 
     def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
-        self.beta1 = _check_fraction("beta1", beta1)
-        self.beta2 = _check_fraction("beta2", beta2)
+        self.beta1 = check_fraction("beta1", beta1)
+        self.beta2 = check_fraction("beta2", beta2)
         self.eps = float(check_positive("eps", eps))
 
-    def _update(self, params, grads):
-        m, v = self.state["m"], self.state["v"]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * grads
-        v *= self.beta2
-        v += (1.0 - self.beta2) * (grads * grads)
-        step_size = self.lr / (1.0 - self.beta1**self.t)
-        denom = np.sqrt(v)
-        denom /= math.sqrt(1.0 - self.beta2**self.t)
-        denom += self.eps
-        params -= step_size * m / denom
 
-    def hyperparams(self):
-        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before Adam's step, exactly
+    ``torch.optim.AdamW`` (weight_decay 0.01 by default)."""
+
+    name = "adamw"
+    hyper = ("lr", "beta1", "beta2", "eps", "weight_decay")
+    coefficients = staticmethod(_adamw_coefficients)
+    rule = staticmethod(_adamw)
+
+    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.01) -> None:
+        super().__init__(lr, beta1, beta2, eps)
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) \
+                or not 0 <= weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "adagrad": Adagrad,
-    "rmsprop": RMSprop,
-    "adam": Adam,
+    cls.name: cls for cls in (SGD, Momentum, Adagrad, RMSprop, Adam, AdamW, Nesterov)
 }
 
 

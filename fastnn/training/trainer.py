@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 
 from .._checks import check_finite, check_positive
 from ..backends import get_backend
-from ..nn.losses import LOSSES, get_loss
+from ..nn.losses import count_correct, get_loss
 from ..nn.model import Sequential
-from ..nn.optim import Optimizer, get_optimizer
+from ..nn.optim import Optimizer, clip, get_optimizer
 from ..threads import check_threads, limit_threads
-from .callbacks import sigint_flag
+from . import strategies
+from .callbacks import Progress, sigint_flag
 from .history import History
 
 logger = logging.getLogger("fastnn")
@@ -25,29 +26,10 @@ logger = logging.getLogger("fastnn")
 PROGRESS_MIN_EPOCHS = 2000
 #: predict and evaluate run the model on at most this many rows at a time.
 PREDICT_CHUNK = 65536
-#: A compiled stretch of epochs aims to last about this long, so Ctrl-C is noticed promptly
-#: (``math.inf``: no time limit); the first stretch, PROBE_EPOCHS long, measures the speed.
-STRETCH_SECONDS = 0.25
-PROBE_EPOCHS = 10
 
 
 class DivergenceError(FloatingPointError):
     """The loss became NaN or infinite during training."""
-
-
-def count_correct(pred: np.ndarray, y: np.ndarray) -> float:
-    """Correct predictions: threshold 0.5 for one output unit, argmax over axis 1 for several.
-
-    For outputs with more axes (an image-shaped output, say) each sample counts the fraction of
-    its positions that are right, so the count stays between 0 and N.
-    """
-    if pred.shape[1] == 1:
-        hits = np.count_nonzero((pred > 0.5) == (y > 0.5))
-    else:
-        hits = np.count_nonzero(pred.argmax(axis=1) == y.argmax(axis=1))
-    if pred.ndim > 2:
-        return hits / math.prod(pred.shape[2:])
-    return int(hits)
 
 
 def _check_clip(clip) -> tuple[float, float] | None:
@@ -103,8 +85,7 @@ class Trainer:
         self.seed = seed
         self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
-        self._fused_for, self._fused = None, None
-        self._speed: dict[tuple[int, int], float] = {}
+        self._fused_for, self._fused_strategy = None, None
         #: epochs trained so far, over every fit call (restored from checkpoints)
         self.epoch = 0
 
@@ -143,26 +124,24 @@ class Trainer:
         correct = count_correct(out, y)
         model.backward(be, dout, need_dx=False)
         if self.clip is not None:
-            np.clip(model.grads, *self.clip, out=model.grads)
+            model.grads[...] = clip(model.grads, *self.clip)
         self.optimizer.step(model.params, model.grads)
         return loss, correct
 
-    def _fused_runner(self):
-        """The backend's compiled whole-epoch step for this model/loss/optimizer/clip, or None.
-
-        A backend offers one through ``fused_trainer(model, loss, optimizer, clip)`` returning an
-        object with ``run(X, y, epochs, target_accuracy) -> (losses, correct)`` or None.
-        """
-        make = getattr(self.backend, "fused_trainer", None)
-        if make is None:
-            return None
+    def _fused(self) -> strategies.Fused | None:
+        """The fused strategy for this backend, model, loss and optimizer, or None; rebuilt
+        when any of them was replaced."""
         key = (self.backend, self.model, self.loss, self.loss_fn, self.optimizer, self.clip)
-        old = self._fused_for
-        if old is None or any(a is not b for a, b in zip(key, old, strict=True)):
-            ok = self.loss_fn is LOSSES.get(self.loss)
-            self._fused = make(self.model, self.loss, self.optimizer, self.clip) if ok else None
-            self._fused_for = key
-        return self._fused
+        if self._fused_for is None or any(a is not b for a, b in
+                                          zip(key, self._fused_for, strict=True)):
+            self._fused_strategy, self._fused_for = strategies.fused(*key), key
+        return self._fused_strategy
+
+    def _strategy(self, N: int, batch_size: int | None, shuffle: bool):
+        """How the next stretch is trained: fused when the backend can, on the full batch."""
+        if batch_size is not None and batch_size < N:
+            return strategies.MiniBatch(self._step, batch_size, shuffle, self._rng)
+        return self._fused() or strategies.PerLayer(self._step)
 
     def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
             fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
@@ -226,88 +205,63 @@ class Trainer:
             val_data = self._check_data(*val_data)
         if progress is None:
             progress = epochs >= PROGRESS_MIN_EPOCHS and sys.stderr.isatty()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=epochs, unit="epoch", leave=False)
-        tick = max(1, epochs // 200)
+        bar = Progress(epochs) if progress else None
+        # epochs something outside must see one by one: no stretch runs past the next of them
+        observed = [every for every in (log_every, checkpoint_every,
+                                        bar.tick if bar is not None else None)
+                    if every is not None]
+        if fresh_data is not None or val_data is not None:
+            observed.append(1)
 
         history = history if history is not None else History()
-        fused = self._fused_runner()
         end = self.epoch + epochs
-        # seconds per epoch of the fused path, measured as it runs (kept across fit calls for
-        # the same runner and batch size, so a known speed needs no probe stretch)
-        per_epoch = self._speed.get((id(fused), len(X)))
-        with sigint_flag() as interrupted:
-            try:
-                # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
-                with np.errstate(all="ignore"), limit_threads(self.threads):
-                    while self.epoch < end:
-                        epoch = self.epoch
-                        if fresh_data is not None and epoch > 0:
-                            X, y = self._check_data(*fresh_data(epoch + 1))
-                        N = X.shape[0]
-                        if fused is not None and (batch_size is None or batch_size >= N):
-                            # one compiled call up to the next epoch something outside observes
-                            stop = end if fresh_data is None and val_data is None else epoch + 1
-                            for every in (log_every, checkpoint_every,
-                                          tick if bar is not None else None):
-                                if every is not None:
-                                    stop = min(stop, (epoch // every + 1) * every)
-                            if STRETCH_SECONDS != math.inf:  # the first stretch measures speed
-                                most = PROBE_EPOCHS if per_epoch is None else \
-                                    max(1, int(min(STRETCH_SECONDS / per_epoch, 2**62)))
-                                stop = min(stop, epoch + most)
-                            t0 = time.perf_counter()
-                            losses, correct = fused.run(X, y, stop - epoch, target_accuracy)
-                            per_epoch = max((time.perf_counter() - t0) / len(losses), 1e-9)
-                            self._speed[(id(fused), N)] = per_epoch
-                            losses, accs = losses.tolist(), (correct / N).tolist()
-                        elif batch_size is None or batch_size >= N:
-                            loss, correct = self._step(X, y)
-                            losses, accs = [loss], [correct / N]
-                        else:
-                            order = self._rng.permutation(N) if shuffle else np.arange(N)
-                            loss, correct = 0.0, 0
-                            for first in range(0, N, batch_size):
-                                idx = order[first:first + batch_size]
-                                batch_loss, batch_correct = self._step(X[idx], y[idx])
-                                loss += batch_loss * len(idx)
-                                correct += batch_correct
-                            loss /= N
-                            losses, accs = [loss], [correct / N]
-                        self.epoch += len(losses)
-                        epoch, loss, acc = self.epoch, losses[-1], accs[-1]
-                        if not math.isfinite(loss):
-                            raise DivergenceError(
-                                f"loss became {loss} at epoch {epoch}; try a lower learning "
-                                f"rate (now {self.optimizer.lr:g})")
-                        history.loss.extend(losses)
-                        history.accuracy.extend(accs)
-                        if val_data is not None:
-                            val_loss, val_acc = self.evaluate(*val_data)
-                            history.val_loss.append(val_loss)
-                            history.val_accuracy.append(val_acc)
-                        if bar is not None:
-                            bar.update(len(losses))
-                        if log_every is not None and epoch % log_every == 0:
-                            line = f"epoch {epoch}/{end} loss={loss:.6g} accuracy={acc:.2%}"
-                            if val_data is not None:
-                                line += f" val_loss={val_loss:.6g} val_accuracy={val_acc:.2%}"
-                            log(line)
-                        if target_accuracy is not None and acc >= target_accuracy:
-                            history.stopped_early = epoch < end
-                            break
-                        if checkpoint_every is not None and epoch % checkpoint_every == 0 \
-                                and on_checkpoint is not None:
-                            on_checkpoint(self, history)
-                        if interrupted():
-                            history.interrupted = True
-                            break
-            finally:
-                if bar is not None:
-                    bar.close()
+        with sigint_flag() as interrupted, bar or nullcontext():
+            # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
+            with np.errstate(all="ignore"), limit_threads(self.threads):
+                while self.epoch < end:
+                    epoch = self.epoch
+                    if fresh_data is not None and epoch > 0:
+                        X, y = self._check_data(*fresh_data(epoch + 1))
+                    stop = min([end] + [(epoch // every + 1) * every for every in observed])
+                    strategy = self._strategy(len(X), batch_size, shuffle)
+                    losses, accs = strategy.run(X, y, stop - epoch, target_accuracy)
+                    self.epoch += len(losses)
+                    if self._record(history, losses, accs, end, val_data, bar, log_every, log,
+                                    target_accuracy):
+                        break
+                    if checkpoint_every is not None and self.epoch % checkpoint_every == 0 \
+                            and on_checkpoint is not None:
+                        on_checkpoint(self, history)
+                    if interrupted():
+                        history.interrupted = True
+                        break
         return history
+
+    def _record(self, history: History, losses: list[float], accs: list[float], end: int,
+                val_data, bar, log_every: int | None, log, target_accuracy) -> bool:
+        """Append a stretch's metrics, log and tick; raise on divergence; True when the target
+        accuracy was reached."""
+        epoch, loss, acc = self.epoch, losses[-1], accs[-1]
+        if not math.isfinite(loss):
+            raise DivergenceError(f"loss became {loss} at epoch {epoch}; try a lower learning "
+                                  f"rate (now {self.optimizer.lr:g})")
+        history.loss.extend(losses)
+        history.accuracy.extend(accs)
+        if val_data is not None:
+            val_loss, val_acc = self.evaluate(*val_data)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_acc)
+        if bar is not None:
+            bar.update(len(losses))
+        if log_every is not None and epoch % log_every == 0:
+            line = f"epoch {epoch}/{end} loss={loss:.6g} accuracy={acc:.2%}"
+            if val_data is not None:
+                line += f" val_loss={val_loss:.6g} val_accuracy={val_acc:.2%}"
+            log(line)
+        if target_accuracy is not None and acc >= target_accuracy:
+            history.stopped_early = epoch < end
+            return True
+        return False
 
     # -- checkpoints ----------------------------------------------------------------------------
     def restore(self, ckpt) -> None:

@@ -1,7 +1,8 @@
 """The ``numba`` backend: compiled kernels of the contract, and a fused training step.
 
-``kernels`` holds the dense and activation kernels and the fused step, ``conv`` the convolution
-and pooling kernels, ``cache`` the on-disk compile cache's safety net.
+``kernels`` holds the dense and activation kernels, ``conv`` the convolution and pooling
+kernels, ``fused`` the fused training step, ``cache`` the on-disk compile cache (keyed on what
+compiled code depends on, and safe against corrupt entries).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from .conv import (  # noqa: E402
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from .fused import fused_trainer  # noqa: E402
 from .kernels import (  # noqa: E402
     activation_backward,
     activation_forward,
     dense_backward,
     dense_forward,
-    fused_trainer,
 )
 
 __all__ = ["NAME", "activation_backward", "activation_forward", "conv2d_backward",

@@ -19,8 +19,8 @@ NOTE: ``prange`` only where no two iterations write one element: a block writes 
 ``dx[n]`` for its own samples only, and its own partial sums ``dWs[t]``, ``dbs[t]`` (added up
 after the loop); pooling goes over (sample, channel) planes.
 
-Every jitted helper lives in this module (``cache=True`` does not see changes in other files);
-with ``NUMBA_DISABLE_JIT=1`` they run as plain Python.
+Every kernel is compiled through :func:`.cache.jit` (an on-disk cache keyed on the sources it
+depends on); with ``NUMBA_DISABLE_JIT=1`` they run as plain Python.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..base import check_buffer_fits, check_conv2d, check_max_pool2d
+from .cache import jit
 
 
 @contextmanager
@@ -69,7 +70,7 @@ def _blas_libraries() -> tuple:
     return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
-@njit(cache=True)
+@jit()
 def _inside(k, padding, stride, size, out):  # pragma: no cover - jitted
     """[lo, hi): the outputs o with 0 <= o*stride + k - padding < size."""
     lo = 0
@@ -82,7 +83,7 @@ def _inside(k, padding, stride, size, out):  # pragma: no cover - jitted
     return lo, max(lo, hi)
 
 
-@njit(cache=True)
+@jit()
 def _im2col_one(x, n, KH, KW, stride, padding, OH, OW, cols):  # pragma: no cover - jitted
     """x[n] (C, H, W) -> cols (C*KH*KW, OH*OW), zeros where the window leaves x."""
     C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
@@ -105,7 +106,7 @@ def _im2col_one(x, n, KH, KW, stride, padding, OH, OW, cols):  # pragma: no cove
                 dst[ow] = src[ow * stride + j - padding]
 
 
-@njit(cache=True)
+@jit()
 def _col2im_one(dcols, n, KH, KW, stride, padding, OH, OW, dx):  # pragma: no cover - jitted
     """dcols (C*KH*KW, OH*OW) -> dx[n] (C, H, W) (zeroed here), overlapping windows summed."""
     C, H, Wd = dx.shape[1], dx.shape[2], dx.shape[3]
@@ -124,7 +125,7 @@ def _col2im_one(dcols, n, KH, KW, stride, padding, OH, OW, dx):  # pragma: no co
                 dst[ow * stride + j - padding] += src[ow]
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _conv_forward(x, Wm, b, KH, KW, stride, padding, OH, OW, T, out):  # pragma: no cover
     """Any stride: x (N, C, H, W), Wm (F, C*KH*KW), b (F,) -> out (N, F, OH*OW); T blocks."""
     N = x.shape[0]
@@ -138,7 +139,7 @@ def _conv_forward(x, Wm, b, KH, KW, stride, padding, OH, OW, T, out):  # pragma:
                 out[n, f] += b[f]
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _conv_backward(x, Wm, WmT, dout, KH, KW, stride, padding, OH, OW, T, dx, dWs,
                    dbs):  # pragma: no cover - jitted
     """Any stride: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs, dbs."""
@@ -160,7 +161,7 @@ def _conv_backward(x, Wm, WmT, dout, KH, KW, stride, padding, OH, OW, T, dx, dWs
             _col2im_one(dcols, n, KH, KW, stride, padding, OH, OW, dx)
 
 
-@njit(cache=True)
+@jit()
 def _pad_one(x, n, padding, Wp, xp):  # pragma: no cover - jitted
     """x[n] (C, H, W) -> interior of xp (C, Hp*Wp + Wp), rows of width Wp; the border stays 0."""
     C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
@@ -173,7 +174,7 @@ def _pad_one(x, n, padding, Wp, xp):  # pragma: no cover - jitted
                 dst[w] = src[w]
 
 
-@njit(cache=True)
+@jit()
 def _shift_cols(xp, KH, KW, Wp, L, cols):  # pragma: no cover - jitted
     """xp (C, Hp*Wp + Wp) -> cols (C*KH*KW, L): row (c, i, j) is xp[c] from i*Wp + j, L long."""
     for r in range(cols.shape[0]):
@@ -185,7 +186,7 @@ def _shift_cols(xp, KH, KW, Wp, L, cols):  # pragma: no cover - jitted
             dst[q] = src[q]
 
 
-@njit(cache=True)
+@jit()
 def _unshift_cols(dcols, KH, KW, Wp, L, dxp):  # pragma: no cover - jitted
     """The adjoint of _shift_cols: dxp (C, Hp*Wp + Wp) <- the sum of each row of dcols
     (C*KH*KW, L) added back where _shift_cols took it from."""
@@ -199,7 +200,7 @@ def _unshift_cols(dcols, KH, KW, Wp, L, dxp):  # pragma: no cover - jitted
             dst[q] += src[q]
 
 
-@njit(cache=True)
+@jit()
 def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
     """The inverse of _pad_one: the interior of xp (C, Hp*Wp + Wp) -> x[n] (C, H, W)."""
     C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
@@ -211,7 +212,7 @@ def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
                 dst[w] = src[w]
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
     """Stride 1: x (N, C, H, W), Wm (F, C*KH*KW), b (F,) -> out (N, F, OH*OW).
 
@@ -239,7 +240,7 @@ def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no c
                         dst[ow] = src[ow] + bf
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
                       dbs):  # pragma: no cover - jitted
     """Stride 1: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs (T, F, K), dbs."""
@@ -275,7 +276,7 @@ def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
             _crop_one(dxp, padding, Wp, n, dx)
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _max_pool_forward(x, KH, KW, s, OH, OW, out):  # pragma: no cover - jitted
     """x (N, C, H, W) -> out (N, C, OH, OW), window maxima."""
     N, C = x.shape[0], x.shape[1]
@@ -293,7 +294,7 @@ def _max_pool_forward(x, KH, KW, s, OH, OW, out):  # pragma: no cover - jitted
                 out[n, c, oh, ow] = m
 
 
-@njit(cache=True, parallel=True)
+@jit(parallel=True)
 def _max_pool_backward(x, dout, KH, KW, s, dx):  # pragma: no cover - jitted
     """x (N, C, H, W), dout (N, C, OH, OW) -> dx (zeroed here); first maximum takes the gradient."""
     N, C, OH, OW = dout.shape

@@ -1,0 +1,276 @@
+"""The fused training step: a whole stretch of full-batch MLP epochs in one compiled call.
+
+Each epoch does forward, loss, backward, clipping and the optimizer update in place in the flat
+parameter, gradient and optimizer-state buffers, with no allocation for small layers. The step
+is assembled from the definitions it is handed (:class:`fastnn.backends.base.FusedSpec`): the
+loss's per-entry function, the optimizer's ``coefficients`` and ``rule``, the clip rule and the
+accuracy test, the same Python functions the per-layer path runs on whole arrays. They are
+compiled here with every plain function they call (:func:`compile_definition`) and inlined
+into the epoch loop, so a new optimizer or pointwise loss is fused with no change to this file.
+One kernel is compiled per combination of those functions (cached on disk, keyed on their
+sources: see :mod:`.cache`); the activations stay a run-time choice per layer.
+
+Activations are applied feature-major: every block is (D, M), M >= N the row length, so the
+inner loops run over samples and vectorize. Rows are padded to ROW_MULTIPLE samples (no scalar
+remainder loops); the padding is zero in the input and the loss gradient, is computed along by
+elementwise loops and never reaches a sum over samples, which stop at N.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import numpy as np
+
+from ..base import FusedSpec
+from .cache import jit
+from .kernels import ACTIVATION_CODES, _act_row, _dact_row, _dot_rows, _sum_row
+
+#: In the fused step, a layer whose product has at least this many multiply-adds (N*Din*Dout)
+#: goes to BLAS; smaller ones are plain loops (a BLAS call costs more than the whole product).
+BLAS_MIN_WORK = 1 << 16
+#: Rows of the fused step's blocks are padded to a multiple of this many samples, so that the
+#: elementwise loops run whole SIMD vectors (8 float64 in AVX-512) with no scalar remainder.
+ROW_MULTIPLE = 8
+
+
+def _row_length(N: int, dims) -> int:
+    """The fused step's row length M for N samples: N rounded up to ROW_MULTIPLE, or N itself
+    when a layer goes to BLAS (whose products would run over the padding)."""
+    if any(N * dims[i] * dims[i + 1] >= BLAS_MIN_WORK for i in range(len(dims) - 1)):
+        return N
+    return -(-N // ROW_MULTIPLE) * ROW_MULTIPLE
+
+
+@functools.cache
+def compile_definition(func: types.FunctionType):
+    """``func`` compiled to be inlined, every plain Python function it calls by a global name
+    compiled the same way (so definitions may call each other, as AdamW's rule calls Adam's)."""
+    namespace = dict(func.__globals__)
+    for name in func.__code__.co_names:
+        if isinstance(namespace.get(name), types.FunctionType):
+            namespace[name] = compile_definition(namespace[name])
+    copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__,
+                              func.__closure__)
+    copy.__qualname__, copy.__module__ = func.__qualname__, func.__module__
+    return jit(inline="always", error_model="numpy")(copy)
+
+
+@functools.cache
+def _build(loss_point, coefficients, rule, clip, same_side):
+    """The epoch loop for one loss, update rule, clip rule and accuracy test."""
+    point = compile_definition(loss_point)
+    coef = compile_definition(coefficients)
+    update = compile_definition(rule)
+    clip_ = compile_definition(clip)
+    hit = compile_definition(same_side)
+
+    @jit(error_model="numpy")
+    def fused_epochs(X, Y, params, grads, s1, s2, h, t0, dims, codes, eps, do_clip, lo, hi,
+                     target, M, abuf, dbuf, terms, losses, correct):
+        """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
+        whose accuracy reaches ``target`` (>= 0) or whose loss is not finite).
+
+        X (N, D0), Y (N, DL); params, grads, s1, s2 flat (P,) (s1, s2 the optimizer's state
+        slots, scratch for unused ones); h the hyper-parameters, t0 the steps taken so far;
+        dims (L+1,) layer widths; codes (L,) activation codes; abuf, dbuf flat
+        (M * sum(dims),): X transposed, then each layer's output, feature-major (D, M); dbuf
+        their gradients; terms (1, M) scratch; losses (E,), correct (E,) filled per epoch.
+        """
+        N = X.shape[0]
+        L = dims.shape[0] - 1
+        DL = dims[L]
+        P = params.shape[0]
+        aoff = np.zeros(L + 2, dtype=np.int64)  # block i (0 = input): abuf[aoff[i]:aoff[i + 1]]
+        poff = np.zeros(L + 1, dtype=np.int64)  # layer i's W then b: params[poff[i]:poff[i+1]]
+        for i in range(L + 1):
+            aoff[i + 1] = aoff[i] + M * dims[i]
+        for i in range(L):
+            poff[i + 1] = poff[i] + dims[i] * dims[i + 1] + dims[i + 1]
+        # every block's view, made once per call: a view made in the epoch loop costs ~20 ns
+        A = [abuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
+        D = [dbuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
+        boff = poff[:L] + dims[:L] * dims[1:]  # layer i's b: params[boff[i]:poff[i + 1]]
+        Ws = [params[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
+        Bs = [params[boff[i]:poff[i + 1]] for i in range(L)]
+        GWs = [grads[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
+        GBs = [grads[boff[i]:poff[i + 1]] for i in range(L)]
+        xT = A[0]
+        for n in range(N):
+            for k in range(dims[0]):
+                xT[k, n] = X[n, k]
+        for k in range(dims[0]):
+            for n in range(N, M):
+                xT[k, n] = 0.0
+        dL = D[L]
+        for j in range(DL):
+            for n in range(N, M):
+                dL[j, n] = 0.0
+        yT = np.empty((DL, N), dtype=Y.dtype)  # targets, feature-major; one allocation per call
+        for n in range(N):
+            for j in range(DL):
+                yT[j, n] = Y[n, j]
+        E = losses.shape[0]
+        ran = 0
+        for e in range(E):
+            # forward: y_l = f(W_l^T y_{l-1} + b_l), blocks (D, M)
+            for i_l in range(L):
+                din, dout = dims[i_l], dims[i_l + 1]
+                a, W, b, z = A[i_l], Ws[i_l], Bs[i_l], A[i_l + 1]
+                if N * din * dout >= BLAS_MIN_WORK:
+                    z[:, :] = np.dot(W.T, a)
+                else:
+                    for j in range(dout):
+                        w = W[0, j]
+                        for n in range(M):
+                            z[j, n] = a[0, n] * w
+                        for k in range(1, din):
+                            w = W[k, j]
+                            for n in range(M):
+                                z[j, n] += a[k, n] * w
+                for j in range(dout):
+                    _act_row(codes[i_l], z, j, b[j])
+
+            # loss (per-entry terms summed over samples), its gradient into dbuf's last block
+            out, d = A[L], D[L]
+            loss = 0.0
+            for j in range(DL):
+                for n in range(N):
+                    terms[0, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
+                loss += _sum_row(terms, 0, N)
+            loss = loss / N
+            hits = 0
+            if DL == 1:
+                for n in range(N):
+                    if hit(out[0, n], yT[0, n]):
+                        hits += 1
+            else:  # argmax of outputs against argmax of targets, first maximum as NumPy's
+                for n in range(N):
+                    bo = 0
+                    bt = 0
+                    for j in range(1, DL):
+                        if out[j, n] > out[bo, n]:
+                            bo = j
+                        if yT[j, n] > yT[bt, n]:
+                            bt = j
+                    if bo == bt:
+                        hits += 1
+            losses[e] = loss
+            correct[e] = hits
+
+            # backward: dz_l = dy_l * f'(y_l); dW = y_{l-1} dz^T, db = sum dz, dy_{l-1} = W dz
+            for j in range(DL):
+                _dact_row(codes[L - 1], out, d, j)
+            for i_l in range(L - 1, -1, -1):
+                din, dout = dims[i_l], dims[i_l + 1]
+                a, W, dz, gW, gb = A[i_l], Ws[i_l], D[i_l + 1], GWs[i_l], GBs[i_l]
+                big = N * din * dout >= BLAS_MIN_WORK
+                if big:
+                    gW[:, :] = np.dot(a, dz.T)
+                else:
+                    for k in range(din):
+                        for j in range(dout):
+                            gW[k, j] = _dot_rows(a, k, dz, j, N)
+                for j in range(dout):
+                    gb[j] = _sum_row(dz, j, N)
+                if i_l > 0:
+                    dprev = D[i_l]
+                    if big:
+                        dprev[:, :] = np.dot(W, dz)
+                    else:
+                        for k in range(din):
+                            w = W[k, 0]
+                            for n in range(M):
+                                dprev[k, n] = w * dz[0, n]
+                            for j in range(1, dout):
+                                w = W[k, j]
+                                for n in range(M):
+                                    dprev[k, n] += w * dz[j, n]
+                    for k in range(din):
+                        _dact_row(codes[i_l - 1], a, dprev, k)
+
+            # clipping and the optimizer's rule, elementwise over the flat buffers
+            if do_clip:
+                for i in range(P):
+                    grads[i] = clip_(grads[i], lo, hi)
+            c = coef(h, float(t0 + e + 1))
+            for i in range(P):
+                params[i], s1[i], s2[i] = update(params[i], grads[i], s1[i], s2[i], h, c)
+
+            ran = e + 1
+            if not np.isfinite(loss):
+                break
+            if target >= 0.0 and hits / N >= target:
+                break
+        return ran
+
+    return fused_epochs
+
+
+class FusedStep:
+    """A compiled training run of one MLP shape, loss and optimizer (see :func:`fused_trainer`).
+
+    Buffers sized for the last N are kept between calls; :meth:`run` works in place on the
+    arrays it is handed and reads every hyper-parameter afresh.
+    """
+
+    def __init__(self, spec: FusedSpec) -> None:
+        self.spec = spec
+        self.dims = np.array(spec.dims, dtype=np.int64)
+        self.codes = np.array([ACTIVATION_CODES[a] for a in spec.activations], dtype=np.int64)
+        self.dtype = np.dtype(spec.dtype)
+        self._eps = float(np.finfo(self.dtype).eps)
+        self._epochs = _build(spec.loss_point, spec.coefficients, spec.rule, spec.clip,
+                              spec.same_side)
+        self._N = -1
+
+    def _buffers(self, N: int, P: int) -> None:
+        if N != self._N:  # per-layer outputs and their gradients, reused while N stays
+            self._M = _row_length(N, self.spec.dims)
+            size = self._M * int(self.dims.sum())
+            self._abuf = np.zeros(size, dtype=self.dtype)
+            self._dbuf = np.zeros(size, dtype=self.dtype)
+            self._terms = np.zeros((1, self._M), dtype=self.dtype)
+            self._N = N
+        if getattr(self, "_scratch", np.empty(0)).shape[0] != P:
+            self._scratch = np.zeros(P, dtype=self.dtype)
+
+    def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
+            grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
+            clip: tuple[float, float] | None = None,
+            target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Train up to ``epochs`` full-batch epochs on X (N, Din), y (N, Dout).
+
+        ``params``, ``grads`` and the (at most two) ``state`` arrays are flat, C-contiguous and
+        updated in place; ``hyper`` are the optimizer's hyper-parameters and ``t`` the steps it
+        took so far. Stops after the first epoch whose accuracy reaches ``target_accuracy`` or
+        whose loss is not finite (that epoch's update done, as in the per-layer path).
+
+        Returns
+        -------
+        losses : ndarray (E,) float64
+            Per-epoch loss, E <= ``epochs`` the epochs that ran.
+        correct : ndarray (E,) int64
+            Per-epoch count of correct predictions.
+        """
+        N, P = X.shape[0], params.shape[0]
+        self._buffers(N, P)
+        s1, s2 = (list(state) + [self._scratch, self._scratch])[:2]
+        losses = np.empty(epochs, dtype=np.float64)
+        correct = np.empty(epochs, dtype=np.int64)
+        lo, hi = clip if clip is not None else (0.0, 0.0)
+        target = -1.0 if target_accuracy is None else float(target_accuracy)
+        ran = self._epochs(X, y, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t,
+                           self.dims, self.codes, self._eps, clip is not None, lo, hi, target,
+                           self._M, self._abuf, self._dbuf, self._terms, losses, correct)
+        return losses[:ran], correct[:ran]
+
+
+def fused_trainer(spec: FusedSpec) -> FusedStep | None:
+    """A :class:`FusedStep` for ``spec``, or None when this backend cannot fuse it (an
+    activation without a kernel here, or a dtype other than float64/float32)."""
+    if any(a not in ACTIVATION_CODES for a in spec.activations) \
+            or np.dtype(spec.dtype) not in (np.float64, np.float32):
+        return None
+    return FusedStep(spec)

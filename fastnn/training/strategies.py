@@ -1,0 +1,132 @@
+"""How one stretch of epochs is trained: per-layer kernels on the full batch, mini-batches, or a
+backend's fused step. The trainer picks one per stretch (:meth:`Trainer._strategy`); each
+``run(X, y, epochs, target_accuracy)`` trains at most ``epochs`` epochs and returns their
+losses and accuracies (lists, one entry per epoch that ran).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..backends.base import FusedHook, FusedSpec, FusedStep
+from ..nn.layers import Activation, Dense
+from ..nn.losses import LOSSES, POINTWISE, same_side
+from ..nn.model import Sequential
+from ..nn.optim import Optimizer, clip
+
+#: One training step on a batch: ``step(X, y) -> (loss, correct count)``.
+Step = Callable[[np.ndarray, np.ndarray], tuple[float, float]]
+
+#: A fused stretch aims to last about this long, so Ctrl-C is noticed promptly (``math.inf``:
+#: no time limit); the first stretch, PROBE_EPOCHS long, measures the speed.
+STRETCH_SECONDS = 0.25
+PROBE_EPOCHS = 10
+
+
+class PerLayer:
+    """The full batch through the backend's per-layer kernels (``step``), one epoch per call."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    def run(self, X, y, epochs, target_accuracy=None):
+        loss, correct = self.step(X, y)
+        return [loss], [correct / len(X)]
+
+
+class MiniBatch:
+    """Mini-batches of ``batch_size`` (reshuffled each epoch when ``shuffle``), one epoch per
+    call; the epoch's loss is the sample-weighted mean of its batches' losses."""
+
+    def __init__(self, step: Step, batch_size: int, shuffle: bool,
+                 rng: np.random.Generator) -> None:
+        self.step, self.batch_size, self.shuffle, self.rng = step, batch_size, shuffle, rng
+
+    def run(self, X, y, epochs, target_accuracy=None):
+        N = len(X)
+        order = self.rng.permutation(N) if self.shuffle else np.arange(N)
+        loss, correct = 0.0, 0
+        for first in range(0, N, self.batch_size):
+            idx = order[first:first + self.batch_size]
+            batch_loss, batch_correct = self.step(X[idx], y[idx])
+            loss += batch_loss * len(idx)
+            correct += batch_correct
+        return [loss / N], [correct / N]
+
+
+def fused_spec(model: Sequential, loss: str, loss_fn: Callable,
+               opt: Optimizer) -> FusedSpec | None:
+    """What a fused step for this run is built from, or None when it cannot be fused.
+
+    Fusable: layers exactly ``Dense``, each optionally followed by one ``Activation``, on flat
+    inputs; a pointwise loss (:data:`fastnn.nn.losses.POINTWISE`) that ``loss_fn`` still is;
+    an optimizer whose step is :meth:`Optimizer.step` (its ``rule`` is then all it does).
+    """
+    point = POINTWISE.get(loss)
+    if point is None or loss_fn is not LOSSES[loss] \
+            or type(opt).step is not Optimizer.step or len(model.input_shape) != 1:
+        return None
+    dims, acts, prev = [model.input_shape[0]], [], None
+    for layer in model.layers:
+        if type(layer) is Dense:
+            dims.append(layer.dout)
+            acts.append("identity")
+        elif type(layer) is Activation and type(prev) is Dense:
+            acts[-1] = layer.name
+        else:
+            return None
+        prev = layer
+    return FusedSpec(dims=tuple(dims), activations=tuple(acts), dtype=model.dtype.name,
+                     loss_point=point, coefficients=opt.coefficients, rule=opt.rule,
+                     clip=clip, same_side=same_side)
+
+
+class Fused:
+    """Whole full-batch epochs in one call of the backend's compiled step.
+
+    A stretch is cut to about STRETCH_SECONDS by the speed measured so far (kept per batch
+    size across fit calls), the first one to PROBE_EPOCHS epochs.
+    """
+
+    def __init__(self, compiled: FusedStep, model: Sequential, optimizer: Optimizer,
+                 clip: tuple[float, float] | None) -> None:
+        self.compiled, self.model, self.optimizer, self.clip = compiled, model, optimizer, clip
+        self.per_epoch: dict[int, float] = {}
+
+    def stretch(self, N: int) -> int:
+        """The most epochs the next call should run on N samples."""
+        if STRETCH_SECONDS == math.inf:
+            return 2**62
+        seconds = self.per_epoch.get(N)
+        if seconds is None:
+            return PROBE_EPOCHS
+        return max(1, int(min(STRETCH_SECONDS / seconds, 2**62)))
+
+    def run(self, X, y, epochs, target_accuracy=None):
+        opt, params = self.optimizer, self.model.params
+        opt.ensure_state(params)  # what Optimizer.step does on its first call
+        for k in opt.slots:
+            if not opt.state[k].flags.c_contiguous:
+                opt.state[k] = np.ascontiguousarray(opt.state[k])
+        t0 = time.perf_counter()
+        losses, correct = self.compiled.run(
+            X, y, min(epochs, self.stretch(len(X))), params, self.model.grads,
+            [opt.state[k] for k in opt.slots], opt.hyper_values(), opt.t, self.clip,
+            target_accuracy)
+        self.per_epoch[len(X)] = max((time.perf_counter() - t0) / len(losses), 1e-9)
+        opt.t += len(losses)
+        return losses.tolist(), (correct / len(X)).tolist()
+
+
+def fused(backend, model: Sequential, loss: str, loss_fn: Callable, optimizer: Optimizer,
+          clip: tuple[float, float] | None) -> Fused | None:
+    """A :class:`Fused` strategy when ``backend`` can fuse this run, else None."""
+    if not isinstance(backend, FusedHook):
+        return None
+    spec = fused_spec(model, loss, loss_fn, optimizer)
+    compiled = None if spec is None else backend.fused_trainer(spec)
+    return None if compiled is None else Fused(compiled, model, optimizer, clip)
