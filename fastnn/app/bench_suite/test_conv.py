@@ -1,7 +1,7 @@
 """Convolution speed: every fastnn backend beside PyTorch's ``F.conv2d`` + autograd, in one run.
 
-Run: ``pytest benchmarks/test_conv.py --benchmark-columns=median,iqr,rounds`` (``--quick``: fewer
-rounds).
+Run: ``fastnn bench --filter test_conv`` (in a checkout also ``pytest benchmarks/test_conv.py
+--benchmark-columns=median,iqr,rounds``; ``--quick``: fewer rounds).
 
 Workloads (forward + backward: dx, dW, db):
 
@@ -31,8 +31,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import record, torch_threads
 
+from fastnn.app.bench_suite import record, torch_threads
 from fastnn.backends import BACKENDS, get_backend
 from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R

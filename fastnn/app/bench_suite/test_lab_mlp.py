@@ -3,13 +3,14 @@ float64) through ``Trainer.fit`` on every backend, and the same in PyTorch when 
 
 Each round trains EPOCHS epochs (one ``fit`` call, so per-call set-up is amortized exactly as
 a user's run amortizes it); ``extra_info["us_per_epoch"]`` gives the per-epoch median.
-Run: ``pytest benchmarks/test_lab_mlp.py --benchmark-only``.
+Run: ``fastnn bench --filter test_lab_mlp`` (in a checkout also
+``pytest benchmarks/test_lab_mlp.py --benchmark-only``).
 """
 
 import pytest
-from conftest import record, torch_threads
 
 import fastnn
+from fastnn.app.bench_suite import record, torch_threads
 
 EPOCHS = 100
 WORKLOAD = "lab-mlp-epoch"
@@ -36,7 +37,8 @@ def test_fastnn(benchmark, backend, rounds):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pytorch(benchmark, threads, rounds):
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install '.[compare]')")
+    torch = pytest.importorskip("torch",
+                                reason="PyTorch not installed (pip install 'fastnn[compare]')")
     X, y = (torch.from_numpy(a) for a in fastnn.data.generate_linear(100, seed=0))
     torch.manual_seed(2)
     net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Sigmoid(), torch.nn.Linear(4, 4),

@@ -4,17 +4,17 @@ images of the seeded 80/20 split) through ``Trainer.fit``, and the same network 
 
 import numpy as np
 import pytest
-from conftest import record, torch_threads
 
 import fastnn
 from fastnn import digits_cnn
+from fastnn.app.bench_suite import record, torch_threads
 
 WORKLOAD = "digits-cnn-epoch"
 BATCH = 64
 
 
 def _data(dtype):
-    pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install '.[data]')")
+    pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install 'fastnn[data]')")
     X, y = fastnn.data.load_digits()
     Xtr, _, ytr, _ = fastnn.data.train_test_split(X, y, 0.2, seed=0)
     return Xtr.astype(dtype), ytr.astype(dtype)
@@ -42,7 +42,8 @@ def test_fastnn(benchmark, backend, dtype, rounds):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pytorch(benchmark, dtype, threads, rounds):
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install '.[compare]')")
+    torch = pytest.importorskip("torch",
+                                reason="PyTorch not installed (pip install 'fastnn[compare]')")
     X, y = _data(dtype)
     Xt, labels = torch.from_numpy(X), torch.from_numpy(y.argmax(axis=1))
     torch.manual_seed(0)

@@ -5,7 +5,8 @@ Each round starts a fresh Python that imports fastnn and times its first ``fit``
 float32, so both specializations of the fused step); the timed rounds load a warm cache.
 ``extra_info``: ``compile_s`` (first fit with an empty cache directory), ``cached_first_fit_s``
 (the same with the cache filled: what every later process pays).
-Run: ``pytest benchmarks/test_numba_compile.py --benchmark-only``.
+Run: ``fastnn bench --filter test_numba_compile`` (in a checkout also
+``pytest benchmarks/test_numba_compile.py --benchmark-only``).
 """
 
 import json
@@ -14,9 +15,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import record
 
 import fastnn
+from fastnn.app.bench_suite import record
 
 SCRIPT = """
 import json, time

@@ -9,7 +9,8 @@
 
 import numpy as np
 import pytest
-from conftest import record
+
+from fastnn.app.bench_suite import record
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

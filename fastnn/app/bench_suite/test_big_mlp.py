@@ -5,16 +5,17 @@ threads, and the same step in PyTorch (nn.Linear + MSELoss + optim.SGD) when ins
 Here BLAS does almost all the work; the point is that fastnn's per-layer and fused paths add
 nothing noticeable around it. The numba rows also store the JIT compile time (paid once, before
 the timed rounds) in ``extra_info["compile_s"]``.
-Run: ``pytest benchmarks/test_big_mlp.py --benchmark-only``.
+Run: ``fastnn bench --filter test_big_mlp`` (in a checkout also
+``pytest benchmarks/test_big_mlp.py --benchmark-only``).
 """
 
 import time
 
 import numpy as np
 import pytest
-from conftest import record, torch_threads
 
 import fastnn
+from fastnn.app.bench_suite import record, torch_threads
 
 SIZES = [784, 256, 256, 10]
 BATCH = 128
@@ -48,7 +49,8 @@ def test_fastnn(benchmark, backend, threads, rounds):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pytorch(benchmark, threads, rounds):
-    torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install '.[compare]')")
+    torch = pytest.importorskip("torch",
+                                reason="PyTorch not installed (pip install 'fastnn[compare]')")
     X, y = (torch.from_numpy(a) for a in _data())
     torch.manual_seed(0)
     layers = []
