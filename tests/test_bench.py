@@ -82,3 +82,12 @@ def test_machine_info_names_the_blas():
     info = bench.machine_info()
     assert info["cores"] >= 1 and info["versions"]["numpy"]
     assert any(lib["internal_api"] for lib in info["blas"])
+
+
+def test_compare_matches_benchmarks_across_folders():
+    """A baseline from a checkout's ``benchmarks/`` judges a run of the installed suite."""
+    installed = run(slow_numpy=1.3)
+    for b in installed["benchmarks"]:
+        b["fullname"] = b["fullname"].replace("benchmarks/", "")
+    table, regressed = bench.compare(run(), installed)
+    assert regressed and "| x.py::np |" in table and "not in this run" not in table

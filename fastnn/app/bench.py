@@ -225,6 +225,13 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _key(fullname: str) -> str:
+    """``test_conv.py::test_x[...]`` for any folder the suite ran from: the installed package
+    and a checkout's ``benchmarks/`` give different paths for one benchmark."""
+    path, sep, test = fullname.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + test
+
+
 def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
             ) -> tuple[str, bool]:
     """A table of per-benchmark change, judged relative to each run's yardstick.
@@ -238,14 +245,15 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
         return ys[0]
 
     yb, yc = yard(baseline), yard(current)
-    base = {r["fullname"]: r for r in rows(baseline)}
+    base = {_key(r["fullname"]): r for r in rows(baseline)}
     lines = [f"Yardstick: baseline {_fmt_time(yb)}, now {_fmt_time(yc)} "
              f"(machine speed factor {yc / yb:.2f}).", "",
              "| benchmark | baseline | now | change (yardstick-relative) | verdict |",
              "|---|---:|---:|---:|---|"]
     regressed = False
     for r in rows(current):
-        b = base.get(r["fullname"])
+        key = _key(r["fullname"])
+        b = base.get(key)
         if b is None or r["workload"] == "yardstick":
             continue
         change = (r["median"] / yc) / (b["median"] / yb) - 1.0
@@ -254,9 +262,9 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
             verdict, regressed = "REGRESSION", True
         elif change < -threshold:
             verdict = "faster"
-        lines.append(f"| {r['fullname']} | {_fmt_time(b['median'])} | {_fmt_time(r['median'])} "
+        lines.append(f"| {key} | {_fmt_time(b['median'])} | {_fmt_time(r['median'])} "
                      f"| {change:+.1%} | {verdict} |")
-    missing = sorted(set(base) - {r["fullname"] for r in rows(current)})
+    missing = sorted(set(base) - {_key(r["fullname"]) for r in rows(current)})
     if missing:
         lines += ["", f"{len(missing)} benchmark(s) of the baseline were not in this run"
                   + (": " + ", ".join(missing) if len(missing) <= 5 else " (filtered out?)")]
