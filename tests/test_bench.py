@@ -1,10 +1,21 @@
-"""Benchmark reports: tables, ratios and the yardstick-relative regression check."""
+"""Benchmark reports: tables, ratios and the yardstick-relative regression check; the suite
+shipped in the package, and ``fastnn bench`` from an installed wheel."""
 
+import importlib.metadata
 import json
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from fastnn.app import bench
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def result(name, workload, backend, median, dtype="float64", flops=None, threads=None):
@@ -82,3 +93,114 @@ def test_machine_info_names_the_blas():
     info = bench.machine_info()
     assert info["cores"] >= 1 and info["versions"]["numpy"]
     assert any(lib["internal_api"] for lib in info["blas"])
+
+
+def test_compare_matches_benchmarks_across_folders():
+    """A baseline from a checkout's ``benchmarks/`` judges a run of the installed suite."""
+    installed = run(slow_numpy=1.3)
+    for b in installed["benchmarks"]:
+        b["fullname"] = b["fullname"].replace("benchmarks/", "")
+    table, regressed = bench.compare(run(), installed)
+    assert regressed and "| x.py::np |" in table and "not in this run" not in table
+
+
+def test_every_packaged_benchmark_has_its_checkout_entry_point():
+    """``pytest benchmarks/`` must run the whole packaged suite, one re-export per file."""
+    suite = sorted(p.name for p in bench.benchmarks_dir().glob("test_*.py"))
+    assert suite == sorted(p.name for p in (ROOT / "benchmarks").glob("test_*.py"))
+    for name in suite:
+        text = (ROOT / "benchmarks" / name).read_text()
+        assert f"from fastnn.app.bench_suite.{name[:-3]} import *" in text, name
+
+
+# -- fastnn bench from a wheel ----------------------------------------------------------------
+
+def _run(cmd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+
+
+def _pip(venv_python, *args) -> subprocess.CompletedProcess:
+    """pip of this environment working on another interpreter (the new venv has no pip); skip
+    the test when it had to reach a package index that is unreachable."""
+    done = _run([sys.executable, "-m", "pip", "--disable-pip-version-check",
+                 *(["--python", venv_python] if venv_python else []), *args])
+    offline = ("NewConnectionError", "Failed to establish a new connection",
+               "Temporary failure in name resolution", "Could not fetch URL", "ConnectTimeout")
+    if done.returncode and any(s in done.stdout + done.stderr for s in offline):
+        pytest.skip(f"the package index is unreachable (pip {args[0]})")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _is_pytest(name: str) -> bool:
+    return re.match(r"(_?pytest(_benchmark)?|py)([-.]|$)", name) is not None
+
+
+def _link_dependencies(folder: Path, pytest_too: bool) -> None:
+    """Links to this environment's installed packages except fastnn itself (and pytest with
+    pytest-benchmark unless ``pytest_too``): the dependencies pip resolved already."""
+    folder.mkdir(exist_ok=True)
+    for sp in site.getsitepackages():
+        for entry in Path(sp).iterdir() if Path(sp).is_dir() else ():
+            name = entry.name
+            if (name.startswith(("fastnn", "__editable__")) or (folder / name).exists()
+                    or (_is_pytest(name) and not pytest_too)):
+                continue
+            (folder / name).symlink_to(entry)
+
+
+def _fastnn_bench(venv: Path, cwd: Path, *args) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return _run([venv / "bin" / "fastnn", "bench", *args], cwd=cwd, env=env)
+
+
+@pytest.mark.slow
+def test_bench_from_an_installed_wheel(tmp_path):
+    """A wheel of this tree in a fresh venv: ``fastnn bench`` without the bench extra says how
+    to install it; with it, it runs the packaged suite in an empty folder, no checkout around.
+
+    The venv reaches the dependencies this environment already has through a ``.pth`` to a
+    folder of links (fastnn's own files left out), so pip resolves the extra against them
+    instead of downloading.
+    """
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "fastnn", src / "fastnn",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    try:
+        # the build needs setuptools>=77; this environment's, when it has one, avoids a download
+        new_setuptools = int(importlib.metadata.version("setuptools").split(".")[0]) >= 77
+    except importlib.metadata.PackageNotFoundError:
+        new_setuptools = False
+    _pip(None, "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", src,
+         *(["--no-build-isolation"] if new_setuptools else []))
+    wheel = next((tmp_path / "dist").glob("fastnn-*.whl"))
+
+    venv = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", venv]).returncode == 0
+    python = venv / "bin" / "python"
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    deps = tmp_path / "deps"
+    _link_dependencies(deps, pytest_too=False)
+    (Path(purelib.stdout.strip()) / "_fastnn_test_deps.pth").write_text(f"{deps}\n")
+    _pip(python, "install", "-q", wheel)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    where = _run([python, "-c", "import fastnn; print(fastnn.__file__)"], cwd=empty).stdout
+    assert where.startswith(str(venv)), where  # the wheel, not this checkout
+    done = _fastnn_bench(venv, empty, "--filter", "yardstick")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "pip install 'fastnn[bench]'" in done.stderr
+    assert not any(empty.iterdir())
+
+    _link_dependencies(deps, pytest_too=True)
+    _pip(python, "install", "-q", f"{wheel}[bench]")
+    done = _fastnn_bench(venv, empty, "--filter", "yardstick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = empty / "reports"
+    results = json.loads((reports / "benchmarks.json").read_text())
+    assert [b["name"] for b in results["benchmarks"]
+            if b["extra_info"]["workload"] == "yardstick"] == ["test_yardstick"]
+    assert "## yardstick" in (reports / "BENCHMARKS.md").read_text()
+    assert (reports / "benchmarks.png").stat().st_size > 0

@@ -1,6 +1,7 @@
 """`fastnn verify`, `fastnn bench` and `fastnn report`, end to end."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -59,6 +60,27 @@ def test_bench_writes_reports_and_compares(tmp_path, capsys):
                  str(tmp_path / "base.json")]) == 1
     assert "REGRESSION" in capsys.readouterr().out
     assert main(["bench", "--compare", str(tmp_path / "missing.json")]) == 2
+
+
+def test_bench_ignores_the_callers_pytest_setup(tmp_path, monkeypatch):
+    """Run in a folder whose pytest.ini, conftest.py and fastnn/ would break the suite, with
+    PYTEST_ADDOPTS set: the packaged suite still runs, and the reports land in ./reports."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('the caller conftest ran')\n")
+    (tmp_path / "fastnn").mkdir()
+    (tmp_path / "fastnn" / "__init__.py").write_text("raise ImportError('a shadow fastnn')\n")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option")
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--filter", "test_yardstick and not gemm"]) == 0
+    assert "## yardstick" in (tmp_path / "reports" / "BENCHMARKS.md").read_text()
+
+
+def test_bench_without_the_bench_extra_says_how_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pytest_benchmark", None)  # what an import would find
+    assert main(["bench", "--out", str(tmp_path / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'fastnn[bench]'" in err
+    assert not (tmp_path / "reports").exists()
 
 
 def test_report_command(tmp_path, capsys):

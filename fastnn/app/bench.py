@@ -1,7 +1,8 @@
 """``fastnn bench``: run the benchmark suite and turn its results into reports.
 
-The suite is pytest-benchmark files in a source checkout's ``benchmarks/`` folder, run in a
-fresh interpreter. From its JSON this module writes ``benchmarks.json`` (the raw results plus
+The suite is the pytest-benchmark files shipped in ``fastnn.app.bench_suite`` (installed with
+the package; pytest and pytest-benchmark come with the ``bench`` extra), run in a fresh
+interpreter. From its JSON this module writes ``benchmarks.json`` (the raw results plus
 machine information), ``BENCHMARKS.md`` (per workload: median, speed-up over the reference
 backend, speed relative to PyTorch, GFLOP/s and share of this machine's GEMM peak measured in
 the same run) and ``benchmarks.png``; and, given a baseline, judges regressions on times
@@ -10,6 +11,7 @@ relative to the ``yardstick`` benchmark of each run, so a slower machine is not 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -25,13 +27,38 @@ from .._checks import read_json_object
 DEFAULT_THRESHOLD = 0.25
 
 
+#: What the suite needs beyond fastnn's own dependencies (module name: distribution name).
+_SUITE_REQUIREMENTS = {"pytest": "pytest", "pytest_benchmark": "pytest-benchmark"}
+
+#: Environment variables through which a user's pytest set-up would reach the suite's run.
+_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+
 def benchmarks_dir() -> Path:
-    """The checkout's ``benchmarks/`` folder; ValueError when fastnn runs from an install."""
-    folder = Path(__file__).resolve().parents[2] / "benchmarks"
-    if not (folder / "conftest.py").is_file():
-        raise ValueError("fastnn bench runs the suite in a source checkout's benchmarks/ "
-                         "folder; install with `pip install -e '.[dev]'` from the checkout")
-    return folder
+    """The folder of the benchmark suite shipped with fastnn.
+
+    Returns
+    -------
+    pathlib.Path
+        The installed ``fastnn/app/bench_suite`` folder, with its ``conftest.py`` and
+        ``pytest.ini``.
+
+    Raises
+    ------
+    ValueError
+        When pytest or pytest-benchmark is not importable (the ``bench`` extra is not
+        installed), or the suite's files are missing from this install.
+    """
+    missing = [dist for module, dist in _SUITE_REQUIREMENTS.items()
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ValueError(f"the benchmark suite needs {' and '.join(missing)}: "
+                         "pip install 'fastnn[bench]'")
+    from .bench_suite import SUITE_DIR
+
+    if not all((SUITE_DIR / name).is_file() for name in ("conftest.py", "pytest.ini")):
+        raise ValueError(f"the benchmark suite is incomplete in {SUITE_DIR}: reinstall fastnn")
+    return SUITE_DIR
 
 
 def machine_info() -> dict:
@@ -64,15 +91,42 @@ def machine_info() -> dict:
 
 
 def run_suite(json_path: Path, full: bool = False, filter: str | None = None) -> int:
-    """Run ``pytest benchmarks/ --benchmark-only`` in a subprocess; returns pytest's exit code."""
-    cmd = [sys.executable, "-m", "pytest", str(benchmarks_dir()), "--benchmark-only",
-           f"--benchmark-json={json_path}", "-q", "-p", "no:cacheprovider",
+    """Run the packaged suite under pytest-benchmark in a subprocess.
+
+    The run is isolated from the caller's pytest set-up: the suite's own ``pytest.ini`` is the
+    only configuration (no ini file of the current folder or above the install applies),
+    plugins other than pytest-benchmark are not loaded (a user's pytest-randomly or xdist
+    would change what is measured), ``PYTEST_ADDOPTS`` is dropped, and the subprocess works in
+    the folder of ``json_path`` (``bench`` uses a scratch folder), as its working folder lands
+    on ``sys.path`` where a ``fastnn/`` in the caller's folder would shadow the installed one.
+
+    Parameters
+    ----------
+    json_path : pathlib.Path
+        Where pytest-benchmark writes its JSON results.
+    full : bool
+        Every round of every benchmark; otherwise ``--quick``.
+    filter : str, optional
+        A pytest ``-k`` expression selecting benchmarks.
+
+    Returns
+    -------
+    int
+        pytest's exit code.
+    """
+    suite = benchmarks_dir()
+    json_path = Path(json_path).resolve()
+    cmd = [sys.executable, "-m", "pytest", str(suite), "-c", str(suite / "pytest.ini"),
+           "--rootdir", str(suite), "-p", "pytest_benchmark.plugin", "-p", "no:cacheprovider",
+           "--benchmark-only", f"--benchmark-json={json_path}", "-q",
            "--benchmark-columns=median,iqr,rounds"]
     if not full:
         cmd.append("--quick")
     if filter:
         cmd += ["-k", filter]
-    return subprocess.call(cmd)
+    env = {k: v for k, v in os.environ.items() if k not in _PYTEST_ENV}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return subprocess.call(cmd, env=env, cwd=json_path.parent)
 
 
 # -- reading results --------------------------------------------------------------------------
@@ -171,6 +225,13 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _key(fullname: str) -> str:
+    """``test_conv.py::test_x[...]`` for any folder the suite ran from: the installed package
+    and a checkout's ``benchmarks/`` give different paths for one benchmark."""
+    path, sep, test = fullname.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + test
+
+
 def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
             ) -> tuple[str, bool]:
     """A table of per-benchmark change, judged relative to each run's yardstick.
@@ -184,14 +245,15 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
         return ys[0]
 
     yb, yc = yard(baseline), yard(current)
-    base = {r["fullname"]: r for r in rows(baseline)}
+    base = {_key(r["fullname"]): r for r in rows(baseline)}
     lines = [f"Yardstick: baseline {_fmt_time(yb)}, now {_fmt_time(yc)} "
              f"(machine speed factor {yc / yb:.2f}).", "",
              "| benchmark | baseline | now | change (yardstick-relative) | verdict |",
              "|---|---:|---:|---:|---|"]
     regressed = False
     for r in rows(current):
-        b = base.get(r["fullname"])
+        key = _key(r["fullname"])
+        b = base.get(key)
         if b is None or r["workload"] == "yardstick":
             continue
         change = (r["median"] / yc) / (b["median"] / yb) - 1.0
@@ -200,9 +262,9 @@ def compare(baseline: dict, current: dict, threshold: float = DEFAULT_THRESHOLD
             verdict, regressed = "REGRESSION", True
         elif change < -threshold:
             verdict = "faster"
-        lines.append(f"| {r['fullname']} | {_fmt_time(b['median'])} | {_fmt_time(r['median'])} "
+        lines.append(f"| {key} | {_fmt_time(b['median'])} | {_fmt_time(r['median'])} "
                      f"| {change:+.1%} | {verdict} |")
-    missing = sorted(set(base) - {r["fullname"] for r in rows(current)})
+    missing = sorted(set(base) - {_key(r["fullname"]) for r in rows(current)})
     if missing:
         lines += ["", f"{len(missing)} benchmark(s) of the baseline were not in this run"
                   + (": " + ", ".join(missing) if len(missing) <= 5 else " (filtered out?)")]
