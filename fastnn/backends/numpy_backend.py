@@ -1,24 +1,21 @@
 """The ``numpy`` backend: vectorized NumPy, one BLAS call per dense product.
 
-Activations are the formulas of :mod:`fastnn.activations`, evaluated with in-place ufuncs in the
-same operation order, so they round exactly as the reference does.
+Activations are the reference backend's: the formulas of :mod:`fastnn.nn.activations` already
+run on whole arrays.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..nn import activations
-from ..nn.activations import LEAKY_SLOPE
 from .base import (
-    check_activation_backward,
     check_buffer_fits,
     check_conv2d,
     check_dense_backward,
     check_dense_forward,
     check_max_pool2d,
-    check_same_float_dtype,
 )
+from .reference import activation_backward, activation_forward  # noqa: F401
 
 NAME = "numpy"
 
@@ -35,61 +32,6 @@ def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool
     """x (N, Din), W (Din, Dout), dout (N, Dout) -> dx (N, Din) or None, dW (Din, Dout), db."""
     check_dense_backward(x, W, dout)
     return dout @ W.T if need_dx else None, x.T @ dout, dout.sum(axis=0)
-
-
-def _sigmoid(z):
-    y = np.negative(z)
-    np.exp(y, out=y)
-    y += 1.0
-    return np.reciprocal(y, out=y)
-
-
-def _sigmoid_backward(y, dy):
-    dz = 1.0 - y
-    dz *= y
-    dz *= dy
-    return dz
-
-
-def _tanh_backward(y, dy):
-    dz = y * y
-    np.subtract(1.0, dz, out=dz)
-    dz *= dy
-    return dz
-
-
-_FORWARD = {
-    "sigmoid": _sigmoid,
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0.0),
-    # max(z, slope z) equals where(z > 0, z, slope z) because 0 < slope < 1
-    "leaky_relu": lambda z: np.maximum(z, LEAKY_SLOPE * z),
-    "identity": np.copy,
-}
-
-_BACKWARD = {
-    "sigmoid": _sigmoid_backward,
-    "tanh": _tanh_backward,
-    "relu": lambda y, dy: dy * (y > 0),
-    "leaky_relu": lambda y, dy: dy * np.where(y > 0, 1.0, LEAKY_SLOPE).astype(y.dtype),
-    "identity": lambda y, dy: dy.copy(),
-}
-
-
-def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
-    """y = f(z), elementwise."""
-    if name not in _FORWARD:
-        activations.check_activation(name)
-    check_same_float_dtype("activation_forward", z)
-    return _FORWARD[name](z)
-
-
-def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """dz = dy * f'(y), the derivative written from the output."""
-    if name not in _BACKWARD:
-        activations.check_activation(name)
-    check_activation_backward(y, dy)
-    return _BACKWARD[name](y, dy)
 
 
 # -- convolution: im2col + one GEMM, and einsum ----------------------------------------------------

@@ -58,7 +58,7 @@ def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """dz = dy * f'(y), the derivative written from the output."""
     activations.check_activation(name)
     check_activation_backward(y, dy)
-    return dy * activations.DERIVATIVE[name](y)
+    return activations.BACKWARD[name](y, dy)
 
 
 def _pad(x: np.ndarray, padding: int) -> np.ndarray:

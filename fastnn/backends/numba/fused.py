@@ -5,7 +5,7 @@ parameter, gradient and optimizer-state buffers, with no allocation for small la
 is assembled from the definitions it is handed (:class:`fastnn.backends.base.FusedSpec`): the
 loss's per-entry function, the optimizer's ``coefficients`` and ``rule``, the clip rule and the
 accuracy test, the same Python functions the per-layer path runs on whole arrays. They are
-compiled here with every plain function they call (:func:`compile_definition`) and inlined
+compiled with every plain function they call (:func:`.kernels.compile_definition`) and inlined
 into the epoch loop, so a new optimizer or pointwise loss is fused with no change to this file.
 One kernel is compiled per combination of those functions (cached on disk, keyed on their
 sources: see :mod:`.cache`); the activations stay a run-time choice per layer.
@@ -19,13 +19,12 @@ elementwise loops and never reaches a sum over samples, which stop at N.
 from __future__ import annotations
 
 import functools
-import types
 
 import numpy as np
 
 from ..base import FusedSpec
 from .cache import jit
-from .kernels import ACTIVATION_CODES, _act_row, _dact_row, _dot_rows, _sum_row
+from .kernels import ACTIVATION_CODES, _act_row, _dact_row, _dot_rows, _sum_row, compile_definition
 
 #: In the fused step, a layer whose product has at least this many multiply-adds (N*Din*Dout)
 #: goes to BLAS; smaller ones are plain loops (a BLAS call costs more than the whole product).
@@ -41,20 +40,6 @@ def _row_length(N: int, dims) -> int:
     if any(N * dims[i] * dims[i + 1] >= BLAS_MIN_WORK for i in range(len(dims) - 1)):
         return N
     return -(-N // ROW_MULTIPLE) * ROW_MULTIPLE
-
-
-@functools.cache
-def compile_definition(func: types.FunctionType):
-    """``func`` compiled to be inlined, every plain Python function it calls by a global name
-    compiled the same way (so definitions may call each other, as AdamW's rule calls Adam's)."""
-    namespace = dict(func.__globals__)
-    for name in func.__code__.co_names:
-        if isinstance(namespace.get(name), types.FunctionType):
-            namespace[name] = compile_definition(namespace[name])
-    copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__,
-                              func.__closure__)
-    copy.__qualname__, copy.__module__ = func.__qualname__, func.__module__
-    return jit(inline="always", error_model="numpy")(copy)
 
 
 @functools.cache

@@ -24,9 +24,13 @@ backends to float32 precision, not bitwise.
 
 from __future__ import annotations
 
+import functools
+import types
+
 import numpy as np
 from llvmlite import ir
-from numba import config, types
+from numba import config
+from numba import types as nbtypes
 from numba.extending import intrinsic
 
 from ...nn import activations
@@ -41,7 +45,6 @@ from .cache import jit
 #: activation name -> the integer code the kernels branch on.
 ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4}
 
-_LEAKY = activations.LEAKY_SLOPE
 
 
 # -- scalar helpers -------------------------------------------------------------------------------
@@ -69,7 +72,7 @@ else:
                                ir.Constant(ir.IntType(64), 52))
             return builder.bitcast(bits, ir.DoubleType())
 
-        return types.float64(types.int64), codegen
+        return nbtypes.float64(nbtypes.int64), codegen
 
 
 @jit(error_model="numpy", inline="always")
@@ -98,75 +101,69 @@ def _exp(x):
     return res if x == x else x
 
 
-@jit(error_model="numpy", inline="always")
-def _act(code, z):
-    """f(z) for activation ``code``, with the formulas of fastnn.activations."""
-    if code == 1:
-        return 1.0 / (1.0 + _exp(-z))
-    if code == 2:
-        return np.tanh(z)
-    if code == 3:
-        return 0.0 if z <= 0.0 else z  # keeps NaN, like np.maximum
-    if code == 4:
-        return z if z > 0.0 else _LEAKY * z
-    return z
+# -- the activations of fastnn.nn.activations, compiled ------------------------------------------
+@functools.cache
+def compile_definition(func: types.FunctionType):
+    """``func``, a definition from :mod:`fastnn.nn` written for arrays and numbers alike,
+    compiled to be inlined: every plain Python function it calls by a global name is compiled
+    the same way (so definitions may call each other, as AdamW's rule calls Adam's), and a
+    global ``exp`` is this module's vectorizable :func:`_exp`."""
+    namespace = dict(func.__globals__)
+    for name in func.__code__.co_names:
+        if isinstance(namespace.get(name), types.FunctionType):
+            namespace[name] = compile_definition(namespace[name])
+    if "exp" in namespace:
+        namespace["exp"] = _exp
+    copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__,
+                              func.__closure__)
+    copy.__qualname__, copy.__module__ = func.__qualname__, func.__module__
+    return jit(inline="always", error_model="numpy")(copy)
+
+
+def _forward_link(f, rest):
+    @jit(error_model="numpy", inline="always")
+    def act_row(code, z, j, b):
+        if code == 0:
+            for n in range(z.shape[1]):
+                z[j, n] = f(z[j, n] + b)
+        else:
+            rest(code - 1, z, j, b)
+    return act_row
+
+
+def _backward_link(g, rest):
+    @jit(error_model="numpy", inline="always")
+    def dact_row(code, y, d, j):
+        if code == 0:
+            for n in range(y.shape[1]):
+                d[j, n] = g(y[j, n], d[j, n])
+        else:
+            rest(code - 1, y, d, j)
+    return dact_row
 
 
 @jit(error_model="numpy", inline="always")
-def _dact(code, y):
-    """f'(z) written from the output y = f(z)."""
-    if code == 1:
-        return y * (1.0 - y)
-    if code == 2:
-        return 1.0 - y * y
-    if code == 3:
-        return 1.0 if y > 0.0 else 0.0
-    if code == 4:
-        return 1.0 if y > 0.0 else _LEAKY
-    return 1.0
+def _no_code(code, a, b, c):
+    """The end of a chain of links: no activation has this code (never reached)."""
 
 
+def _chain(link, functions):
+    """A compiled ``call(code, ...)`` running ``link``'s loop with ``functions[code]``: one
+    branch per function, so each loop is specialized and vectorizes."""
+    call = _no_code
+    for f in reversed(functions):
+        call = link(compile_definition(f), call)
+    return call
+
+
+#: activation name -> its code: its index in fastnn.nn.activations.ACTIVATIONS.
+ACTIVATION_CODES = {name: i for i, name in enumerate(activations.ACTIVATIONS)}
 # Helpers of the fused step take a 2-D block and a row index: making an array view costs ~20 ns,
 # as much as the arithmetic of a whole row of the lab network.
-@jit(error_model="numpy", inline="always")
-def _act_row(code, z, j, b):
-    """z[j] <- f(z[j] + b), z (D, N); one branch per call so the loop vectorizes."""
-    N = z.shape[1]
-    if code == 1:
-        for n in range(N):
-            z[j, n] = 1.0 / (1.0 + _exp(-(z[j, n] + b)))
-    elif code == 2:
-        for n in range(N):
-            z[j, n] = np.tanh(z[j, n] + b)
-    elif code == 3:
-        for n in range(N):
-            v = z[j, n] + b
-            z[j, n] = 0.0 if v <= 0.0 else v
-    elif code == 4:
-        for n in range(N):
-            v = z[j, n] + b
-            z[j, n] = v if v > 0.0 else _LEAKY * v
-    else:
-        for n in range(N):
-            z[j, n] = z[j, n] + b
-
-
-@jit(error_model="numpy", inline="always")
-def _dact_row(code, y, d, j):
-    """d[j] <- d[j] * f'(y[j]), y, d (D, N), y the activation's output."""
-    N = y.shape[1]
-    if code == 1:
-        for n in range(N):
-            d[j, n] = d[j, n] * (y[j, n] * (1.0 - y[j, n]))
-    elif code == 2:
-        for n in range(N):
-            d[j, n] = d[j, n] * (1.0 - y[j, n] * y[j, n])
-    elif code == 3:
-        for n in range(N):
-            d[j, n] = d[j, n] * (1.0 if y[j, n] > 0.0 else 0.0)
-    elif code == 4:
-        for n in range(N):
-            d[j, n] = d[j, n] * (1.0 if y[j, n] > 0.0 else _LEAKY)
+#: act_row(code, z, j, b): z[j] <- f(z[j] + b), z (D, M).
+_act_row = _chain(_forward_link, [activations.FORWARD[a] for a in activations.ACTIVATIONS])
+#: dact_row(code, y, d, j): d[j] <- backward(y[j], d[j]), y the activation's output (D, M).
+_dact_row = _chain(_backward_link, [activations.BACKWARD[a] for a in activations.ACTIVATIONS])
 
 
 # NOTE: reductions. _dot_rows and _sum_row are the only code compiled with a fastmath flag, and
@@ -230,19 +227,17 @@ def _dense_backward(x, W, dout, need_dx):
 
 @jit(error_model="numpy")
 def _activation_forward(code, z):
-    """y = f(z) elementwise over flat z (M,)."""
-    y = np.empty_like(z)
-    for i in range(z.shape[0]):
-        y[i] = _act(code, z[i])
+    """y = f(z) elementwise over z (1, M)."""
+    y = z.copy()
+    _act_row(code, y, 0, -0.0)  # x + (-0.0) is x for every x, signed zeros included
     return y
 
 
 @jit(error_model="numpy")
 def _activation_backward(code, y, dy):
-    """dz = dy * f'(y) elementwise over flat y, dy (M,)."""
-    dz = np.empty_like(y)
-    for i in range(y.shape[0]):
-        dz[i] = dy[i] * _dact(code, y[i])
+    """dz = dy * f'(y) elementwise over y, dy (1, M)."""
+    dz = dy.copy()
+    _dact_row(code, y, dz, 0)
     return dz
 
 
@@ -262,10 +257,7 @@ def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool
 
 
 def _code(name: str) -> int:
-    if name not in ACTIVATION_CODES:
-        activations.check_activation(name)
-        raise ValueError(f"the numba backend has no kernel for activation {name!r} yet")
-    return ACTIVATION_CODES[name]
+    return ACTIVATION_CODES[activations.check_activation(name)]
 
 
 def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
@@ -273,7 +265,7 @@ def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
     code = _code(name)
     check_same_float_dtype("activation_forward", z)
     z = np.ascontiguousarray(z)
-    return _activation_forward(code, z.reshape(-1)).reshape(z.shape)
+    return _activation_forward(code, z.reshape(1, -1)).reshape(z.shape)
 
 
 def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
@@ -281,4 +273,4 @@ def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     code = _code(name)
     check_activation_backward(y, dy)
     y, dy = np.ascontiguousarray(y), np.ascontiguousarray(dy)
-    return _activation_backward(code, y.reshape(-1), dy.reshape(-1)).reshape(y.shape)
+    return _activation_backward(code, y.reshape(1, -1), dy.reshape(1, -1)).reshape(y.shape)
