@@ -570,7 +570,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif args.config in verify.CONFIGS:
         configs = [verify.CONFIGS[args.config]]
     elif args.config.endswith(".json"):
-        configs = [verify.Config.from_json(args.config)]
+        configs = [verify.config_from_json(args.config)]
     else:
         check_choice("config", args.config, [*verify.CONFIGS, "all", "FILE.json"])
     backends = args.backends
