@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -23,9 +24,47 @@ def check_positive(kind: str, value: object, integer: bool = False) -> float | i
     if isinstance(value, bool) or not isinstance(value, ok_type):
         want = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{kind} must be {want}, got {value!r}")
-    if not np.isfinite(value) or value <= 0:
+    # np.isfinite raises TypeError on an int beyond int64 (10**23); an int is finite anyway
+    finite = isinstance(value, (int, np.integer)) or math.isfinite(value)
+    if not finite or value <= 0:
         want = "a positive integer" if integer else "a positive number"
         raise ValueError(f"{kind} must be {want}, got {value!r}")
+    return value
+
+
+def check_in_range(kind: str, value: object, lo: float, hi: float, integer: bool = False,
+                   lo_open: bool = False, hi_open: bool = False) -> float | int:
+    """Return ``value`` if it is a number (an int when ``integer``) between ``lo`` and ``hi``.
+
+    Parameters
+    ----------
+    kind : str
+        What the value is, for the message.
+    value : object
+        The candidate; bools, NaN and inf are never in range.
+    lo, hi : number
+        The bounds, inclusive unless ``lo_open`` / ``hi_open``.
+    integer : bool
+        Require an int (a float such as 3.0 is refused, not rounded).
+
+    Raises
+    ------
+    ValueError
+        ``"{kind} must be an integer in [lo, hi], got value"`` (or ``a number in (lo, hi)``).
+    """
+    ok_type = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = not isinstance(value, bool) and isinstance(value, ok_type)
+    # math.isfinite would overflow on a huge int, and an int is finite anyway
+    if ok and not isinstance(value, (int, np.integer)):
+        ok = math.isfinite(value)
+    if ok:
+        ok = (lo < value if lo_open else lo <= value) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        def fmt(bound):
+            return str(bound) if isinstance(bound, int) else f"{bound:g}"
+        span = f"{'(' if lo_open else '['}{fmt(lo)}, {fmt(hi)}{')' if hi_open else ']'}"
+        raise ValueError(f"{kind} must be {'an integer' if integer else 'a number'} in {span}, "
+                         f"got {value!r}")
     return value
 
 

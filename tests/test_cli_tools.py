@@ -93,8 +93,8 @@ def test_report_command(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["predict", "--model", "nowhere.npz", "--data", "xor"], "no such checkpoint file"),
-    (["train", "--threads", "0"], "threads must be a positive integer"),
-    (["train", "--val-split", "1.5", "--data", "linear"], "validation split must be in"),
+    (["train", "--threads", "0"], "--threads: threads must be a positive integer"),
+    (["train", "--val-split", "1.5", "--data", "linear"], "--val-split must be a number in (0, 1)"),
     (["train", "--label-col", "y"], "--label-col applies to data files only"),
     (["train", "--resume", "/nonexistent/run"], "cannot resume: no checkpoint"),
 ])

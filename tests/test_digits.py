@@ -91,7 +91,7 @@ def test_cli_digits_cnn_smoke(tmp_path, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["--data", "xor", "--model", "cnn"], "--model cnn needs image data"),
     (["--data", "digits", "--model", "rnn"], "unknown model 'rnn'"),
-    (["--data", "digits", "--n", "0"], "n must be a positive integer"),
+    (["--data", "digits", "--n", "0"], "--n must be an integer in [1, 10000000], got 0"),
 ])
 def test_cli_digits_bad_input_writes_nothing(tmp_path, capsys, argv, match):
     out = tmp_path / "run"

@@ -20,19 +20,7 @@ from ..io import datasets as data
 from ..nn.model import MLP
 from ..training import Trainer
 from . import plots
-
-
-@dataclass(frozen=True)
-class Run:
-    """One training run's settings (the lab's defaults unless changed)."""
-
-    label: str
-    lr: float = 1.0
-    hidden: tuple[int, ...] = (4, 4)
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    optimizer: str = "sgd"
-    fresh_data: bool = False
+from .runspec import RunSpec
 
 
 @dataclass
@@ -42,66 +30,68 @@ class Experiment:
     key: str
     title: str
     question: str
-    runs: list[Run] = field(default_factory=list)
+    runs: list[RunSpec] = field(default_factory=list)
 
 
-BASE = Run("default")
+#: The lab's run (2-4-4-1, sigmoid, SGD, lr 1, normal init, seed 2, full batch, MSE): the
+#: toy-data defaults of a RunSpec. Each run below changes one setting and is named for it.
+BASE = RunSpec(name="default")
 
 EXPERIMENTS = [
     Experiment("learning_rate", "Learning rates",
                "How do learning rates 1, 0.1 and 0.01 change convergence?",
-               [replace(BASE, label=f"lr={lr:g}", lr=lr) for lr in (1.0, 0.1, 0.01)]),
+               [replace(BASE, name=f"lr={lr:g}", lr=lr) for lr in (1.0, 0.1, 0.01)]),
     Experiment("hidden_units", "Hidden units",
                "Two hidden layers of 2, 4, 8 or 16 units each.",
-               [replace(BASE, label=f"{h}-{h} units", hidden=(h, h)) for h in (2, 4, 8, 16)]),
+               [replace(BASE, name=f"{h}-{h} units", hidden=(h, h)) for h in (2, 4, 8, 16)]),
     Experiment("activation_or_not", "With and without activation",
                "Sigmoid everywhere against no activation at all (identity in every layer, "
                "the output included); lr 0.01 without activation, since identity layers "
                "diverge at lr 1.",
-               [replace(BASE, label="sigmoid"),
-                replace(BASE, label="no activation", activation="identity",
+               [replace(BASE, name="sigmoid"),
+                replace(BASE, name="no activation", activation="identity",
                         output_activation="identity", lr=0.01)]),
     Experiment("optimizers", "Optimizers",
                "SGD, momentum, Adagrad, RMSprop and Adam (adaptive ones at lr 0.01).",
-               [replace(BASE, label=name, optimizer=name,
+               [replace(BASE, name=name, optimizer=name,
                         lr=1.0 if name in ("sgd", "momentum") else 0.01)
                 for name in ("sgd", "momentum", "adagrad", "rmsprop", "adam")]),
     Experiment("activations", "Hidden activations",
                "Sigmoid, tanh, relu, leaky relu and identity in the hidden layers (sigmoid "
                "output; lr 0.1 for the unbounded ones).",
-               [replace(BASE, label=a, activation=a,
+               [replace(BASE, name=a, activation=a,
                         lr=1.0 if a in ("sigmoid", "tanh") else 0.1)
                 for a in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")]),
     Experiment("fresh_data", "Fresh data every epoch",
                "The lab's 'data reproduction': new linear points each epoch (linear only; "
                "XOR-easy is fixed).",
-               [replace(BASE, label="same data"),
-                replace(BASE, label="fresh data", fresh_data=True)]),
+               [replace(BASE, name="same data", data="linear"),
+                replace(BASE, name="fresh data", data="linear", fresh_data=True)]),
 ]
 
 DATASETS = ("linear", "xor")
 
 
-def _data(name: str, seed: int):
-    return data.generate_linear(100, seed=seed) if name == "linear" else data.generate_xor_easy()
-
-
-def run_one(run: Run, dataset: str, backend: str, epochs: int, seed: int = 2) -> dict:
+def run_one(spec: RunSpec) -> dict:
     """Train one run; its curves, final loss/accuracy, first epoch at 100 %, predictions."""
-    X, y = _data(dataset, seed)
-    model = MLP([2, *run.hidden, 1], activation=run.activation,
-                output_activation=run.output_activation, seed=seed)
-    trainer = Trainer(model, optimizer=run.optimizer, lr=run.lr, backend=backend, seed=seed)
+    if spec.data == "linear":
+        X, y = data.generate_linear(spec.n, seed=spec.seed)
+    else:
+        X, y = data.generate_xor_easy()
+    model = MLP([2, *spec.hidden, 1], activation=spec.activation,
+                output_activation=spec.output_activation, init=spec.init, seed=spec.seed)
+    trainer = Trainer(model, loss=spec.loss, optimizer=spec.optimizer, lr=spec.lr,
+                      backend=spec.backend, seed=spec.seed)
     fresh = None
-    if run.fresh_data:
+    if spec.fresh_data:
         def fresh(epoch):
-            return data.generate_linear(100, seed=[seed, epoch])
+            return data.generate_linear(spec.n, seed=[spec.seed, epoch])
     start = time.perf_counter()
-    history = trainer.fit(X, y, epochs=epochs, fresh_data=fresh, progress=False)
+    history = trainer.fit(X, y, epochs=spec.epochs, fresh_data=fresh, progress=False)
     seconds = time.perf_counter() - start
     loss, acc = trainer.evaluate(X, y)
     hits = np.flatnonzero(np.array(history.accuracy) == 1.0)
-    return {"run": run, "dataset": dataset, "loss_curve": history.loss, "final_loss": loss,
+    return {"run": spec, "dataset": spec.data, "loss_curve": history.loss, "final_loss": loss,
             "accuracy": acc, "first_100": int(hits[0]) + 1 if len(hits) else None,
             "X": X, "y": y, "pred": trainer.predict(X), "seconds": seconds}
 
@@ -124,8 +114,9 @@ def lab1(out: str | Path = "reports/lab1", backend: str | None = None, epochs: i
         results = {}
         for r in exp.runs:
             for d in datasets:
-                run_one(r, d, backend, 2)  # compile (numba) outside the timed run
-                results[(r.label, d)] = run_one(r, d, backend, epochs)
+                spec = replace(r, data=d, backend=backend, epochs=epochs)
+                run_one(replace(spec, epochs=2))  # compile (numba) outside the timed run
+                results[(r.name, d)] = run_one(spec)
         if log:
             log(f"{exp.title}: {len(results)} runs")
         md += [f"## {exp.title}", "", exp.question, "",

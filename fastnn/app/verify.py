@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,55 +24,49 @@ from .._checks import read_json_object
 from ..backends import available_backends, get_backend
 from ..io import datasets as data
 from ..nn.model import MLP, Sequential
+from .runspec import RunSpec
 
 #: float64 tolerance (relative) between a backend and the reference.
 RTOL = {"float64": 1e-10, "float32": 1e-4}
 
 
-@dataclass(frozen=True)
-class Config:
-    """One reproducible training run (an MLP on a lab data set, or the lab CNN)."""
-
-    name: str
-    data: str = "xor"
-    activation: str = "sigmoid"
-    optimizer: str = "sgd"
-    lr: float = 1.0
-    epochs: int = 300
-    hidden: tuple[int, ...] = (4, 4)
-    loss: str = "mse"
-    seed: int = 2
-    model: str = "mlp"
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Config:
-        """Read a configuration from a JSON object with these field names."""
-        raw = read_json_object(path, "config")
-        known = set(cls.__dataclass_fields__)
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"config {str(path)!r}: unknown keys {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(known))}")
-        raw.setdefault("name", Path(path).stem)
-        if "hidden" in raw:
-            raw["hidden"] = tuple(raw["hidden"])
-        return cls(**raw)
+#: The settings a configuration file (and a golden file) holds, in the golden files' order;
+#: verify reads no others.
+CONFIG_KEYS = ("name", "data", "activation", "optimizer", "lr", "epochs", "hidden", "loss", "seed",
+               "model")
+#: What a configuration file leaves out and verify sets unlike ``fastnn train``: fewer epochs.
+CONFIG_DEFAULTS = {"epochs": 300}
 
 
-def _lab_configs() -> list[Config]:
+def config_from_json(path: str | Path) -> RunSpec:
+    """Read a configuration from a JSON object with keys among :data:`CONFIG_KEYS`; its name
+    defaults to the file's stem. ValueError naming the key for an unknown or invalid one."""
+    raw = read_json_object(path, "config")
+    raw.setdefault("name", Path(path).stem)
+    return RunSpec.from_dict(raw, what=f"config {str(path)!r}", keys=CONFIG_KEYS,
+                             defaults=CONFIG_DEFAULTS)
+
+
+def golden_config(cfg: RunSpec) -> dict:
+    """The settings a golden file stores for ``cfg`` (:data:`CONFIG_KEYS`, as JSON values)."""
+    settings = cfg.to_dict()
+    return {k: settings[k] for k in CONFIG_KEYS}
+
+
+def _lab_configs() -> list[RunSpec]:
     out = []
     for d in ("linear", "xor"):
         for act in ("sigmoid", "tanh", "relu"):
             for opt, lr in (("sgd", 0.5), ("adam", 0.02)):
-                out.append(Config(f"{d}-{act}-{opt}", data=d, activation=act, optimizer=opt,
-                                  lr=lr, epochs=300 if d == "xor" else 150))
-    out.append(Config("lab-cnn-sgd", data="lab-cnn", activation="relu", optimizer="sgd",
-                      lr=0.01, epochs=4, model="cnn"))
+                out.append(RunSpec(name=f"{d}-{act}-{opt}", data=d, activation=act,
+                                   optimizer=opt, lr=lr, epochs=300 if d == "xor" else 150))
+    out.append(RunSpec(name="lab-cnn-sgd", data="lab-cnn", activation="relu", optimizer="sgd",
+                       lr=0.01, epochs=4, model="cnn"))
     return out
 
 
 #: The golden configurations: the lab's data sets x activations x {sgd, adam}, and the lab CNN.
-CONFIGS: dict[str, Config] = {c.name: c for c in _lab_configs()}
+CONFIGS: dict[str, RunSpec] = {c.name: c for c in _lab_configs()}
 
 
 def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -83,26 +76,26 @@ def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def build(cfg: Config, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
-    """The model (seeded weights) and data of ``cfg``."""
-    if cfg.model == "cnn":
+def build(cfg: RunSpec, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
+    """The model (seeded weights) and data of ``cfg``: the lab CNN, or an MLP on a toy set."""
+    if cfg.data == "lab-cnn":  # (a RunSpec on lab-cnn has model cnn)
         from ..nn.zoo import lab_cnn
 
         X, y = _lab_cnn_data(dtype)
-        return lab_cnn(seed=cfg.seed, dtype=dtype), X, y
-    if cfg.model != "mlp":
-        raise ValueError(f"unknown model {cfg.model!r}; choose from: mlp, cnn")
+        return lab_cnn(seed=cfg.seed, dtype=dtype, init=cfg.init), X, y
     if cfg.data == "linear":
-        X, y = data.generate_linear(100, seed=cfg.seed)
+        X, y = data.generate_linear(cfg.n, seed=cfg.seed)
     elif cfg.data == "xor":
         X, y = data.generate_xor_easy()
     else:
-        raise ValueError(f"unknown data set {cfg.data!r}; choose from: linear, xor")
-    model = MLP([2, *cfg.hidden, 1], activation=cfg.activation, seed=cfg.seed, dtype=dtype)
+        raise ValueError(f"unknown data set {cfg.data!r}; choose from: linear, xor, lab-cnn")
+    model = MLP([2, *cfg.hidden, 1], activation=cfg.activation,
+                output_activation=cfg.output_activation, init=cfg.init, seed=cfg.seed,
+                dtype=dtype)
     return model, X, y
 
 
-def run(cfg: Config, backend: str, dtype="float64") -> dict[str, np.ndarray]:
+def run(cfg: RunSpec, backend: str, dtype="float64") -> dict[str, np.ndarray]:
     """Train ``cfg`` on ``backend``: ``{"loss": per-epoch losses, "params": final weights}``."""
     from ..training import Trainer
 
@@ -122,17 +115,17 @@ def write_golden(folder: str | Path, names=None) -> list[Path]:
         cfg = CONFIGS[name]
         result = run(cfg, "reference")
         path = folder / f"{name}.npz"
-        np.savez(path, config=np.array(json.dumps(asdict(cfg))), **result)
+        np.savez(path, config=np.array(json.dumps(golden_config(cfg))), **result)
         written.append(path)
     return written
 
 
-def read_golden(path: str | Path) -> tuple[Config, dict[str, np.ndarray]]:
+def read_golden(path: str | Path) -> tuple[RunSpec, dict[str, np.ndarray]]:
     """The configuration and arrays of one golden file."""
     with np.load(path, allow_pickle=False) as f:
         raw = json.loads(str(f["config"]))
-        raw["hidden"] = tuple(raw["hidden"])
-        return Config(**raw), {"loss": f["loss"], "params": f["params"]}
+        cfg = RunSpec.from_dict(raw, what=f"golden file {str(path)!r}", keys=CONFIG_KEYS)
+        return cfg, {"loss": f["loss"], "params": f["params"]}
 
 
 # -- backend vs reference report --------------------------------------------------------------
@@ -181,7 +174,7 @@ def _kernel_cases(be, ref, dtype, rng):
                 yield f"conv2d_backward s{stride} p{pad} {part}", a, e
 
 
-def verify(cfg: Config, dtype="float64", backends=None) -> list[dict]:
+def verify(cfg: RunSpec, dtype="float64", backends=None) -> list[dict]:
     """Rows ``{backend, check, max_abs, max_rel, tol, ok}`` for every backend but the reference."""
     ref = get_backend("reference")
     tol = RTOL[np.dtype(dtype).name]

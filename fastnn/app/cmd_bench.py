@@ -1,0 +1,26 @@
+"""``fastnn bench``: run the benchmark suite, write its reports, compare with a baseline.
+
+The command lives apart from :mod:`fastnn.app.bench` (the suite's runner and report writer) so
+that module stays free of argument handling.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import prepare_out_dir
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``fastnn bench``: run the suite, write reports, optionally compare with a baseline."""
+    from . import bench
+
+    if not 0 < args.threshold < 10:
+        raise ValueError(f"--threshold must be a fraction like 0.25, got {args.threshold!r}")
+    bench.benchmarks_dir()
+    if args.compare is not None:
+        bench.load_results(args.compare)
+    prepare_out_dir(Path(args.out))
+    return bench.bench(args.out, full=args.full, filter=args.filter, baseline=args.compare,
+                       threshold=args.threshold, log=print)

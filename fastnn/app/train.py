@@ -1,0 +1,289 @@
+"""``fastnn train``: train a network (or continue a checkpointed run) and write its results.
+
+Every setting is checked when the :class:`~fastnn.app.runspec.RunSpec` is built, before the data
+is read or anything is written; a run that fails before its first checkpoint leaves no folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..io import checkpoint, datafiles
+from ..io import datasets as data
+from ..nn.model import MLP
+from ..nn.zoo import digits_cnn
+from ..training import History, Trainer
+from .common import UsageError, class_labels, prepare_out_dir, remove_empty
+from .runspec import RunSpec, flag, given, unknown_data
+
+#: Options a resumed run may change; every other one is taken from the checkpoint.
+RESUME_MAY_CHANGE = {"epochs", "log_every", "checkpoint_every", "quiet", "threads", "resume",
+                     "out"}
+#: Per-sample lines printed to the terminal at most (output.txt always has them all).
+SHOW_LINES = 200
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The run ``fastnn train`` options describe (not a resumed one)."""
+    spec = RunSpec.from_args(args)
+    if spec.kind == "lab":  # verify's synthetic CNN batch: nothing to learn from it
+        raise unknown_data(spec.data)
+    return spec
+
+
+def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoint]:
+    """The settings stored in ``--resume OUT``'s checkpoint, with the options a resumed run may
+    change; UsageError when another option differs from the stored run's."""
+    folder = Path(args.resume)
+    path = folder / "model.npz"
+    if not path.exists():
+        raise UsageError(f"cannot resume: no checkpoint {str(path)!r}")
+    ckpt = checkpoint.load(path)
+    raw = ckpt.meta.get("spec") or {}
+    if not raw:
+        raise UsageError(f"cannot resume from {str(path)!r}: it holds no run settings (written "
+                         "by Sequential.save, not fastnn train)")
+    stored = RunSpec.from_dict(raw, what=f"the run settings in {str(path)!r}")
+    theirs = stored.to_dict()
+    options = given(args)
+    for key, value in options.items():
+        if key in RESUME_MAY_CHANGE:
+            continue
+        if key == "data" and stored.kind == "file":
+            value = str(Path(value).resolve())
+        if value != theirs[key]:
+            raise UsageError(f"{flag(key)} {value!r} differs from the resumed run's "
+                             f"{theirs[key]!r}; a resumed run keeps its settings")
+    changes = {k: v for k, v in options.items() if k in RESUME_MAY_CHANGE - {"out"}}
+    return replace(stored, **changes, out=str(folder)), ckpt
+
+
+@dataclass
+class Task:
+    """The data of a run: training part, optional validation part, and how to report it."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    classes: np.ndarray | None = None
+    norm: datafiles.Standardizer | None = None
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+
+def load_task(spec: RunSpec) -> Task:
+    """Read or generate the data of ``spec``: split, standardized as it says."""
+    if spec.kind == "digits":
+        try:
+            X, y = data.load_digits(spec.n)
+        except ImportError as e:
+            raise UsageError(str(e)) from None
+        X_train, X_test, y_train, y_test = data.train_test_split(X, y, 0.2, seed=spec.seed)
+        if spec.model == "mlp":
+            X_train, X_test = X_train.reshape(len(X_train), 64), X_test.reshape(len(X_test), 64)
+        return Task(X_train, y_train, X_test=X_test, y_test=y_test)
+    if spec.kind == "toy":
+        if spec.data == "linear":
+            X, y = data.generate_linear(spec.n, seed=spec.seed)
+        else:
+            X, y = data.generate_xor_easy()
+        task = Task(X, y)
+    else:
+        ds = datafiles.load_dataset(spec.data, label_col=spec.label_col)
+        task = Task(ds.X, ds.y, classes=ds.classes)
+    if spec.val_split is not None:
+        train, val = datafiles.split(len(task.X), spec.val_split, spec.seed)
+        task.X, task.X_val = task.X[train], task.X[val]
+        task.y, task.y_val = task.y[train], task.y[val]
+    if spec.standardize:
+        task.norm = datafiles.Standardizer.fit(task.X)
+        task.X = task.norm(task.X)
+        if task.X_val is not None:
+            task.X_val = task.norm(task.X_val)
+    return task
+
+
+def resolve(spec: RunSpec, task: Task) -> RunSpec:
+    """``spec`` with what a data file's labels choose: output activation and loss."""
+    if spec.kind != "file":
+        return spec
+    two = task.y.shape[1] == 1
+    return replace(spec, output_activation=spec.output_activation or (
+                       "sigmoid" if two else "identity"),
+                   loss=spec.loss or ("bce" if two else "softmax_cross_entropy"))
+
+
+def layer_sizes(spec: RunSpec, task: Task) -> list[int] | None:
+    """Units per layer of an MLP run, input first (None for the CNN)."""
+    if spec.model != "mlp":
+        return None
+    return [task.X.shape[1], *spec.hidden, task.y.shape[1]]
+
+
+def build(spec: RunSpec, task: Task) -> Trainer:
+    """The seeded model and its trainer for a resolved ``spec``."""
+    if spec.model == "cnn":
+        model = digits_cnn(seed=spec.seed, dtype=spec.dtype, init=spec.init)
+    else:
+        model = MLP(layer_sizes(spec, task), activation=spec.activation,
+                    output_activation=spec.output_activation, init=spec.init, seed=spec.seed,
+                    dtype=spec.dtype)
+    return Trainer(model, loss=spec.loss, optimizer=spec.optimizer, lr=spec.lr,
+                   backend=spec.backend, clip=spec.clip_bounds, seed=spec.seed,
+                   threads=spec.threads)
+
+
+def _save_checkpoint(out: Path, spec: RunSpec, task: Task, trainer: Trainer,
+                     history: History) -> None:
+    norm = task.norm
+    checkpoint.save(out / "model.npz", trainer.model, trainer=trainer, epoch=trainer.epoch,
+                    history=history, norm_mean=None if norm is None else norm.mean,
+                    norm_std=None if norm is None else norm.std, classes=task.classes,
+                    meta={"spec": spec.to_dict(), "fastnn": __version__})
+    history.to_csv(out / "history.csv")
+
+
+def _history_from(ckpt: checkpoint.Checkpoint) -> History:
+    h = History()
+    for name, values in ckpt.history.items():
+        getattr(h, name).extend(values.tolist())
+    return h
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``fastnn train``: validate everything, train, then write the results."""
+    ckpt = None
+    if args.resume is not None:
+        spec, ckpt = resume_spec(args)
+    else:
+        spec = spec_from_args(args)
+    task = load_task(spec)
+    spec = resolve(spec, task)
+    trainer = build(spec, task)
+    history = History()
+    if ckpt is not None:
+        trainer.restore(ckpt)
+        history = _history_from(ckpt)
+        if trainer.epoch >= spec.epochs:
+            raise UsageError(f"the run in {spec.out!r} already has {trainer.epoch} epochs; "
+                             "give a larger --epochs to continue it")
+    out = Path(spec.out if spec.out else os.path.join("runs", Path(spec.data).stem))
+    created = prepare_out_dir(out)
+
+    def log(line: str) -> None:
+        from tqdm.auto import tqdm
+        tqdm.write(line)
+
+    fresh = None
+    if spec.fresh_data:
+        def fresh(epoch: int):
+            return data.generate_linear(spec.n, seed=[spec.seed, epoch])
+
+    start = time.perf_counter()
+    try:
+        history = trainer.fit(
+            task.X, task.y, epochs=spec.epochs - trainer.epoch, batch_size=spec.batch_size,
+            fresh_data=fresh, target_accuracy=spec.target_acc,
+            log_every=None if spec.quiet else spec.log_every, log=log,
+            progress=False if spec.quiet else None,
+            val_data=None if task.X_val is None else (task.X_val, task.y_val),
+            checkpoint_every=spec.checkpoint_every,
+            on_checkpoint=lambda t, h: _save_checkpoint(out, spec, task, t, h), history=history)
+    except BaseException:
+        if ckpt is None and not (out / "model.npz").exists():
+            remove_empty(created)
+        raise
+    seconds = time.perf_counter() - start
+    _save_checkpoint(out, spec, task, trainer, history)
+    if history.interrupted:
+        print(f"fastnn: interrupted after epoch {trainer.epoch}; checkpoint and history in "
+              f"{out}/ (model.npz, history.csv); continue with: fastnn train --resume {out}",
+              file=sys.stderr)
+        return 130
+    _write_results(out, spec, task, trainer, history, seconds)
+    return 0
+
+
+def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, history: History,
+                   seconds: float) -> None:
+    from . import plots
+
+    kind, quiet = spec.kind, spec.quiet
+    loss, acc = trainer.evaluate(task.X, task.y)
+    final = f"loss={loss:.6g} accuracy={acc:.2%}"
+    results = {"n_train": len(task.X), "epochs_run": trainer.epoch,
+               "stopped_early": history.stopped_early, "final_loss": loss,
+               "final_accuracy": acc, "seconds": seconds}
+    if task.X_val is not None:
+        val_loss, val_acc = trainer.evaluate(task.X_val, task.y_val)
+        final += f" val_loss={val_loss:.6g} val_accuracy={val_acc:.2%}"
+        results.update(n_val=len(task.X_val), val_loss=val_loss, val_accuracy=val_acc)
+    if kind == "digits":
+        test_loss, test_acc = trainer.evaluate(task.X_test, task.y_test)
+        final += f" test_loss={test_loss:.6g} test_accuracy={test_acc:.2%}"
+        results.update(n_test=len(task.X_test), test_loss=test_loss, test_accuracy=test_acc)
+    final += f" epochs={trainer.epoch} time={seconds:.2f}s backend={spec.backend}"
+    arch = " ".join(f"{layer!r}" for layer in trainer.model.layers if layer.param_shapes)
+    title = (f"{Path(spec.data).name}: {spec.model}, {trainer.optimizer.name} "
+             f"lr={spec.lr:g}, {trainer.epoch} epochs")
+
+    if kind == "digits":
+        true = task.y_test.argmax(axis=1)
+        pred = trainer.predict(task.X_test).argmax(axis=1)
+        lines = [f"Test {i} | ground truth: {t} | prediction: {p}"
+                 for i, (t, p) in enumerate(zip(true, pred, strict=True))]
+        wrong = [line for line, t, p in zip(lines, true, pred, strict=True) if t != p]
+        shown = [f"misclassified test digits: {len(wrong)}", *wrong]
+        plots.confusion_matrix(true, pred, out / "confusion_matrix.png",
+                               title=f"digits test set: {results['test_accuracy']:.2%} correct")
+        plots.misclassified_grid(task.X_test.reshape(-1, 8, 8), true, pred,
+                                 out / "misclassified.png")
+        figures = "confusion_matrix.png misclassified.png"
+    else:
+        X, y = (task.X_val, task.y_val) if task.X_val is not None else (task.X, task.y)
+        pred = trainer.predict(X)
+        truth = class_labels(y, task.classes)
+        shown_pred = pred[:, 0] if y.shape[1] == 1 else class_labels(pred, task.classes)
+        fmt = "{:.5f}" if y.shape[1] == 1 else "{:g}"
+
+        def lines():  # a generator: a million samples need not sit in memory as text
+            for i, (t, p) in enumerate(zip(truth, shown_pred, strict=True)):
+                yield f"Iter {i} | ground truth: {t:g} | prediction: {fmt.format(p)}"
+
+        shown = [line for line, _ in zip(lines(), range(SHOW_LINES), strict=False)]
+        if len(X) > SHOW_LINES:
+            shown.append(f"... {len(X) - SHOW_LINES} more lines in {out}/output.txt")
+        lines = lines()
+        figures = ""
+        if X.shape[1] == 2 and y.shape[1] == 1:
+            raw = X if task.norm is None else X * task.norm.std + task.norm.mean
+            plots.comparison(raw, y, pred, out / "comparison.png", title=title)
+            figures = "comparison.png"
+    curves = {"train": history.loss}
+    if history.val_loss:
+        curves["validation"] = history.val_loss
+    plots.learning_curve(curves, out / "learning_curve.png", title=title)
+    with open(out / "output.txt", "w") as f:
+        for line in lines:
+            f.write(line + "\n")
+        f.write(final + "\n")
+    sizes = layer_sizes(spec, task)
+    config = {**spec.to_dict(), **({} if sizes is None else {"sizes": sizes}),
+              "architecture": arch, "optimizer_hyperparams": trainer.optimizer.hyperparams(),
+              "fastnn": __version__, **results}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    if not quiet:
+        print("\n".join(shown))
+    print(final)
+    print(f"wrote {out}/: output.txt learning_curve.png {figures} history.csv config.json "
+          "model.npz".replace("  ", " "), file=sys.stderr if quiet else sys.stdout)
