@@ -111,9 +111,10 @@ def _add_verify(sub) -> None:
 
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="run the benchmark suite and write reports",
-                       description="Run benchmarks/ (pytest-benchmark) and write "
-                       "benchmarks.json, BENCHMARKS.md and benchmarks.png. Quick mode (about two "
-                       "minutes) unless --full.")
+                       description="Run the benchmark suite that ships with fastnn "
+                       "(pytest-benchmark; pip install 'fastnn[bench]') and write "
+                       "benchmarks.json, BENCHMARKS.md and benchmarks.png to --out. Quick mode "
+                       "(about two minutes) unless --full.")
     p.add_argument("--full", action="store_true", help="every round of every benchmark")
     p.add_argument("--filter", help="pytest -k expression over benchmark names, e.g. 'numba'")
     p.add_argument("--compare", metavar="BASELINE.json",
