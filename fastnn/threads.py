@@ -4,14 +4,13 @@
 >>> with limit_threads(1):      # single-threaded, e.g. for a fair benchmark
 ...     pass
 
-BLAS (NumPy's OpenBLAS, SciPy's, MKL...) is limited through :mod:`threadpoolctl`; Numba, when it
-is installed, through :func:`numba.set_num_threads` (which cannot exceed ``NUMBA_NUM_THREADS``,
+BLAS (NumPy's OpenBLAS, SciPy's, MKL...) is limited through :mod:`threadpoolctl`; Numba through
+:func:`numba.set_num_threads` (which cannot exceed ``NUMBA_NUM_THREADS``,
 by default the number of cores).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,8 +33,7 @@ def _blas() -> ThreadpoolController:
 
 
 def _numba():
-    if importlib.util.find_spec("numba") is None:
-        return None
+    """Numba, imported on first use (``import fastnn`` does not pay for it)."""
     import numba
 
     return numba
@@ -45,7 +43,7 @@ def check_threads(n: int) -> int:
     """Return ``n`` if it is a usable thread count, else raise ValueError saying the range."""
     n = int(check_positive("threads", n, integer=True))
     numba = _numba()
-    if numba is not None and n > numba.config.NUMBA_NUM_THREADS:
+    if n > numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be at most {numba.config.NUMBA_NUM_THREADS} here (Numba's "
                          f"NUMBA_NUM_THREADS), got {n}")
     return n
@@ -61,9 +59,7 @@ def set_threads(n: int) -> None:
     """
     n = check_threads(n)
     _blas().limit(limits=n)
-    numba = _numba()
-    if numba is not None:
-        numba.set_num_threads(n)
+    _numba().set_num_threads(n)
 
 
 @contextmanager
@@ -77,12 +73,10 @@ def limit_threads(n: int | None) -> Iterator[None]:
         return
     n = check_threads(n)
     numba = _numba()
-    before = numba.get_num_threads() if numba is not None else None
+    before = numba.get_num_threads()
     try:
         with _blas().limit(limits=n):
-            if numba is not None:
-                numba.set_num_threads(n)
+            numba.set_num_threads(n)
             yield
     finally:
-        if numba is not None:
-            numba.set_num_threads(before)
+        numba.set_num_threads(before)

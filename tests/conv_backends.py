@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import SimpleNamespace
 
-from fastnn.backends import BACKENDS, get_backend
+from fastnn.backends import get_backend
 from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
+from fastnn.backends.numba import conv as J
 
 #: float32 against a float64 reference, elementwise relative, floored at F32_RTOL * max|ref|
 #: (a few float32 ulps, 1.2e-7, per summed product over up to a few hundred terms).
 F32_RTOL = 2e-5
-HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 def _variant(name: str, fwd, bwd) -> SimpleNamespace:
@@ -30,21 +29,11 @@ def conv_backends() -> dict[str, object]:
         "numpy-einsum": _variant("numpy-einsum", V.conv2d_forward_einsum,
                                  V.conv2d_backward_einsum),
         "numpy": V,
+        "numba": get_backend("numba"),
     }
-    if HAS_NUMBA:
-        from fastnn.backends.numba import conv as J
-
-        ns = _variant("numba-conv", J.conv2d_forward, J.conv2d_backward)
-        ns.max_pool2d_forward, ns.max_pool2d_backward = J.max_pool2d_forward, \
-            J.max_pool2d_backward
-        out["numba-conv"] = ns
-        if "numba" in BACKENDS:
-            try:
-                be = get_backend("numba")
-            except ImportError:
-                be = None
-            if be is not None and hasattr(be, "conv2d_forward"):
-                out["numba"] = be
+    ns = _variant("numba-conv", J.conv2d_forward, J.conv2d_backward)
+    ns.max_pool2d_forward, ns.max_pool2d_backward = J.max_pool2d_forward, J.max_pool2d_backward
+    out["numba-conv"] = ns  # numba's conv and pooling with numpy's dense kernels
     return out
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import arrays, assert_float32_close, assert_rel_close, numeric_grad
-from conv_backends import F32_RTOL, HAS_NUMBA, conv_backends
+from conv_backends import F32_RTOL, conv_backends
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -116,7 +116,6 @@ def test_lab_cnn_shapes_and_non_contiguous_input(name):
     assert_rel_close(out, V.conv2d_forward_im2col(x, W, b, 1, 1), 1e-12, name)
 
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 0), (3, 2)])
 def test_numba_parallel_blocks_match_one_serial_block(stride, padding):
     """prange over sample blocks gives what one block on one thread gives (and plain Python)."""

@@ -109,17 +109,8 @@ def test_cli_digits_without_scikit_learn(tmp_path, capsys, monkeypatch):
     assert not out.exists()
 
 
-def _digits_backends():
-    names = ["numpy"]
-    if "numba" in fastnn.available_backends():
-        be = fastnn.get_backend("numba")
-        if hasattr(be, "conv2d_forward"):
-            names.append("numba")
-    return names
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", _digits_backends())
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_cli_digits_cnn_reaches_97_percent(tmp_path, capsys, backend):
     rc = main(["train", "--data", "digits", "--model", "cnn", "--backend", backend,
                "--out", str(tmp_path), "--quiet"])
@@ -132,8 +123,6 @@ def test_cli_digits_cnn_reaches_97_percent(tmp_path, capsys, backend):
 def test_digits_cnn_with_numba_conv_kernels_reaches_97_percent():
     """Whatever the numba backend's registry state, its conv/pool kernels learn the digits."""
     conv = conv_backends()
-    if "numba-conv" not in conv:
-        pytest.skip("numba is not installed")
     X, y = data.load_digits()
     X_train, X_test, y_train, y_test = data.train_test_split(X, y, 0.2, seed=2)
     model = digits_cnn(seed=2)

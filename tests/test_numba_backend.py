@@ -23,6 +23,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from conftest import arrays, assert_dense_matches_reference, assert_rel_close
@@ -32,18 +33,12 @@ from hypothesis import strategies as st
 import fastnn
 from fastnn import activations
 from fastnn.backends import reference as R
+from fastnn.backends.numba import fused as F
+from fastnn.backends.numba import kernels as K
+from fastnn.threads import limit_threads
+from fastnn.training import strategies
 
-try:
-    J = fastnn.get_backend("numba")
-except ImportError as e:  # the message says how to install numba
-    pytest.skip(str(e), allow_module_level=True)
-
-import numba  # noqa: E402  (only once the backend imported)
-
-from fastnn.backends.numba import fused as F  # noqa: E402
-from fastnn.backends.numba import kernels as K  # noqa: E402
-from fastnn.threads import limit_threads  # noqa: E402
-from fastnn.training import strategies  # noqa: E402
+J = fastnn.get_backend("numba")
 
 JIT = not numba.config.DISABLE_JIT
 EPOCHS = 500 if JIT else 12
@@ -119,7 +114,8 @@ def test_activation_edge_values():
 
 
 def test_exp_is_within_one_ulp_of_numpy():
-    """The kernels' own exp (see the NOTE in jit.py) against NumPy's, specials exactly."""
+    """The kernels' own exp (see the NOTE in backends/numba/kernels.py) against NumPy's,
+    specials exactly."""
     rng = np.random.default_rng(0)
     n = 3000 if JIT else 300
     x = np.concatenate([rng.uniform(-1, 1, n), rng.uniform(-40, 40, n),

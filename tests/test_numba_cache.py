@@ -13,9 +13,6 @@ import pytest
 
 import fastnn
 
-pytestmark = pytest.mark.skipif("numba" not in fastnn.available_backends(),
-                                reason="the numba backend is not installed")
-
 SCRIPT = """
 import json
 import numba

@@ -196,7 +196,9 @@ def test_atomic_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("extra", [[], ["--optimizer", "adam", "--lr", "0.01", "--batch-size",
-                                        "16"]], ids=["sgd-full", "adam-minibatch"])
+                                        "16"], ["--optimizer", "adamw", "--lr", "0.01"],
+                                   ["--optimizer", "nesterov", "--lr", "0.2"]],
+                         ids=["sgd-full", "adam-minibatch", "adamw-full", "nesterov-full"])
 def test_resume_equals_uninterrupted(tmp_path, capsys, backend, extra):
     N = 20 if backend == "reference" else 60
     common = ["--data", "linear", "--backend", backend, "--quiet", *extra]
@@ -279,7 +281,6 @@ def test_ctrl_c_finishes_the_epoch_and_resumes(tmp_path):
 
 
 @pytest.mark.slow  # compiles the numba backend from scratch twice (~20 s)
-@pytest.mark.skipif("numba" not in BACKENDS, reason="numba not installed")
 def test_corrupt_numba_cache_recompiles(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     code = ("import fastnn; X, y = fastnn.data.generate_xor_easy(); "

@@ -131,7 +131,7 @@ def _add_report(sub) -> None:
                        "and figures in OUT/REPORT.md.")
     p.add_argument("name", help="lab1")
     p.add_argument("--out", default="reports/lab1", help="output folder (reports/lab1)")
-    p.add_argument("--backend", help="backend (numba when available, else numpy)")
+    p.add_argument("--backend", help="backend (numba)")
     p.add_argument("--epochs", type=int, default=20_000, help="epochs per run (20000)")
 
 

@@ -153,7 +153,7 @@ def conv2d_backward_einsum(x: np.ndarray, W: np.ndarray, dout: np.ndarray, strid
 
 
 #: The conv formulations of this backend; ``conv2d_forward`` / ``conv2d_backward`` are the faster
-#: one (measured in ``benchmarks/test_conv.py``); both are tested against the reference.
+#: one (measured in ``fastnn/app/bench_suite/test_conv.py``); both are tested against the reference.
 CONV_VARIANTS = {
     "im2col": (conv2d_forward_im2col, conv2d_backward_im2col),
     "einsum": (conv2d_forward_einsum, conv2d_backward_einsum),

@@ -1,7 +1,8 @@
 """The ``reference`` backend: plain loops, readable above all; the ground truth.
 
 Dense kernels go one sample at a time; the weight gradient is a sum of per-sample outer products,
-the lab's ``gradient_cal``. Activations apply the formulas of :mod:`fastnn.activations` as written.
+the lab's ``gradient_cal``. Activations apply the formulas of :mod:`fastnn.nn.activations` as
+written.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool
 
 
 def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
-    """y = f(z) with the formula from :mod:`fastnn.activations`."""
+    """y = f(z) with the formula from :mod:`fastnn.nn.activations`."""
     activations.check_activation(name)
     check_same_float_dtype("activation_forward", z)
     return activations.FORWARD[name](z)

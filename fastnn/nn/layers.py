@@ -81,7 +81,7 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Elementwise activation by name (see :mod:`fastnn.activations`)."""
+    """Elementwise activation by name (see :mod:`fastnn.nn.activations`)."""
 
     def __init__(self, name: str) -> None:
         self.name = check_activation(name)

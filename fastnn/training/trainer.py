@@ -265,7 +265,7 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def restore(self, ckpt) -> None:
-        """Continue from a :class:`fastnn.checkpoint.Checkpoint` of a run with these settings.
+        """Continue from a :class:`fastnn.io.checkpoint.Checkpoint` of a run with these settings.
 
         Loads weights, optimizer state and step count, the shuffling generator and the epoch
         count; raises CheckpointError when the checkpoint's architecture, dtype, loss or

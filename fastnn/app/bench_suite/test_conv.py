@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 
 from fastnn.app.bench_suite import record, torch_threads
-from fastnn.backends import BACKENDS, get_backend
+from fastnn.backends import get_backend
 from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
 
@@ -56,14 +56,7 @@ def _variant(fwd, bwd):
 def fastnn_impls() -> dict[str, object]:
     impls = {"numpy-im2col": _variant(V.conv2d_forward_im2col, V.conv2d_backward_im2col),
              "numpy-einsum": _variant(V.conv2d_forward_einsum, V.conv2d_backward_einsum)}
-    if "numba" in BACKENDS and importlib.util.find_spec("numba") is not None:
-        be = get_backend("numba")
-        if not hasattr(be, "conv2d_forward"):
-            from fastnn.backends.numba import conv as J
-
-            be = SimpleNamespace(**{k: getattr(be, k) for k in dir(be) if not k.startswith("__")})
-            be.conv2d_forward, be.conv2d_backward = J.conv2d_forward, J.conv2d_backward
-        impls["numba"] = be
+    impls["numba"] = get_backend("numba")
     return impls
 
 

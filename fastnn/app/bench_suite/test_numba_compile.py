@@ -14,9 +14,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-import fastnn
 from fastnn.app.bench_suite import record
 
 SCRIPT = """
@@ -39,8 +36,6 @@ def _first_fit(cache_dir) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif("numba" not in fastnn.available_backends(),
-                    reason="numba is not installed: pip install numba scipy")
 def test_numba_first_fit_in_a_new_process(benchmark, tmp_path, rounds):
     cold = _first_fit(tmp_path)  # empty cache directory: compiles, and fills it
     warm = _first_fit(tmp_path)

@@ -7,16 +7,11 @@ compiled code depends on, and safe against corrupt entries).
 
 from __future__ import annotations
 
-import importlib.util
-
 from .cache import install as _install_safe_cache
 
 NAME = "numba"
 
 _install_safe_cache()  # before any kernel can read the on-disk cache (at its first call)
-
-if importlib.util.find_spec("scipy") is None:  # imported lazily, by the first BLAS call
-    raise ImportError("No module named 'scipy' (Numba's np.dot calls BLAS through SciPy)")
 
 from .conv import (  # noqa: E402
     conv2d_backward,

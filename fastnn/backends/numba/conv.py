@@ -41,7 +41,7 @@ def single_threaded_blas():
     """BLAS on one thread inside: the GEMMs run in Numba's threads, one per sample block.
 
     Without this, OpenBLAS's own threads fight Numba's for the cores (measured: 40x slower on 2
-    cores). Uses threadpoolctl when installed (~4 us a call); otherwise BLAS keeps its settings.
+    cores). Through threadpoolctl, ~4 us a call.
     """
     libs = _blas_libraries()
     before = [lib.num_threads for lib in libs]
@@ -58,15 +58,10 @@ def single_threaded_blas():
 
 @functools.cache
 def _blas_libraries() -> tuple:
-    """threadpoolctl's controllers of the loaded BLAS libraries (found once); () without it."""
-    try:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS Numba's np.dot calls: load it)
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return ()
+    """threadpoolctl's controllers of the loaded BLAS libraries (found once)."""
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS Numba's np.dot calls: load it)
+    from threadpoolctl import ThreadpoolController
+
     return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
