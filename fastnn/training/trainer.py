@@ -51,13 +51,16 @@ class Trainer:
     model : Sequential
         The network; its parameters are updated in place.
     loss : str
-        ``mse`` (mean over samples, gradient ``2 (pred - y) / N``) or ``bce``.
+        ``mse`` (mean over samples, gradient ``2 (pred - y) / N``), ``bce`` or
+        ``softmax_cross_entropy`` (:data:`fastnn.nn.losses.LOSSES`).
     optimizer : str or Optimizer
-        ``sgd``, ``momentum``, ``adagrad``, ``rmsprop``, ``adam``, or an Optimizer instance.
+        A name in :data:`fastnn.nn.optim.OPTIMIZERS` (``sgd``, ``momentum``, ``adagrad``,
+        ``rmsprop``, ``adam``, ``adamw``, ``nesterov``), or an Optimizer instance (a user's
+        subclass with its own ``rule`` is fused like the built-in ones).
     lr : float
         Learning rate (> 0); ignored when ``optimizer`` is an instance.
     backend : str
-        ``reference``, ``numpy`` (default) or any name in :func:`fastnn.available_backends`.
+        ``reference``, ``numpy`` (default) or ``numba`` (:func:`fastnn.available_backends`).
     clip : float or (float, float), optional
         Clip weight gradients by value: C means [-C, C]; the lab clipped to (-1024, 1023).
     seed : int, optional
@@ -66,7 +69,7 @@ class Trainer:
         Threads for Numba kernels and BLAS during :meth:`fit` (see :mod:`fastnn.threads`);
         None leaves the process's settings alone.
     **optimizer_options
-        Hyper-parameters of the optimizer (``momentum``, ``beta1``, ``eps``, ...).
+        Hyper-parameters of the optimizer (``momentum``, ``beta1``, ``eps``, ``weight_decay``...).
     """
 
     def __init__(self, model: Sequential, loss: str = "mse", optimizer: str | Optimizer = "sgd",
