@@ -477,6 +477,65 @@ def test_dense_without_activation_is_fused():
     assert_same_run(*results)
 
 
+def _gradient_echo(p, g, s1, s2, h, c):
+    """Writes its unused second slot: Optimizer.step hands it 0.0 every step, and so must the
+    fused step (a leftover value would leak into the next epoch through s2)."""
+    return p - c[0] * (g + s2), s1 + g, g
+
+
+class Echo(fastnn.optim.Optimizer):
+    name = "echo"
+    slots = ("acc",)
+    rule = staticmethod(_gradient_echo)
+
+
+def _norm_rule(p, g, s1, s2, h, c):  # np.linalg.norm of a number: NumPy yes, Numba no
+    return p - c[0] * g / (1.0 + np.linalg.norm(g)), s1, s2
+
+
+class Normed(fastnn.optim.Optimizer):
+    name = "normed"
+    rule = staticmethod(_norm_rule)
+
+
+def test_unused_slots_are_zero_in_the_fused_step():
+    results = []
+    for be in ("numba", "numpy"):
+        t = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], seed=1), optimizer=Echo(0.05), backend=be)
+        results.append((t, t.fit(*DATASETS["linear"], epochs=EPOCHS)))
+    assert fused(results[0][0])
+    assert_same_run(*results)
+
+
+@pytest.mark.skipif(not JIT, reason="no compilation under NUMBA_DISABLE_JIT")
+def test_a_rule_numba_cannot_compile_falls_back_to_the_per_layer_path(caplog):
+    results = []
+    for be in ("numba", "numpy"):
+        t = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], seed=1), optimizer=Normed(0.05), backend=be)
+        results.append((t, t.fit(*DATASETS["linear"], epochs=30)))
+    assert "training with the per-layer kernels instead" in caplog.text
+    assert not fused(results[0][0])
+    assert_same_run(*results)
+
+
+def test_compile_definition_follows_global_calls_not_attribute_names():
+    """A definition named like the NumPy function it calls (np.maximum inside maximum) is no
+    cycle; one that really calls itself is refused (it cannot be inlined)."""
+    namespace = {"np": np}
+    exec("def maximum(a, b):\n    return np.maximum(a, b)\n"
+         "def loop(x):\n    return loop(x)\n", namespace)
+    assert K.compile_definition(namespace["maximum"])(5.0, -1.0) == 5.0
+    with pytest.raises(ValueError, match="calls itself"):
+        K.compile_definition(namespace["loop"])
+
+
+def test_the_old_update_hook_is_refused():
+    with pytest.raises(TypeError, match="defines _update"):
+        class Old(fastnn.optim.SGD):
+            def _update(self, params, grads):
+                params -= self.lr * grads
+
+
 def test_minibatches_use_the_per_layer_kernels_and_match(calls):
     kw = dict(optimizer="adam", fit_kw={"batch_size": 16}, epochs=40 if JIT else 3)
     ours = run("numba", "linear", **kw)

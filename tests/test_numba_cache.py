@@ -64,3 +64,44 @@ def test_an_edited_update_rule_is_recompiled_not_served_stale(tmp_path):
     assert (edited["hits"], edited["misses"]) == (0, 1)  # compiled afresh
     assert edited["numba"] != first["numba"]
     assert edited["numba"] == pytest.approx(edited["numpy"], rel=1e-10)  # the new rule, fused
+
+
+USER_SCRIPT = """
+import json
+import fastnn
+from myrule import Scaled
+X, y = fastnn.data.generate_xor_easy()
+out = {}
+for be in ("numba", "numpy"):
+    t = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], seed=3), optimizer=Scaled(0.5), backend=be)
+    t.fit(X, y, epochs=20)
+    out[be] = t.model.params.tolist()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_a_users_rule_follows_edits_to_the_files_and_constants_it_uses(tmp_path):
+    """A user's optimizer whose rule calls a helper in another file of the user's, which reads
+    a module constant: editing that constant is seen by the fused step's cache."""
+    (tmp_path / "helper.py").write_text("SCALE = 1.0\n\n\ndef scale(g):\n    return g * SCALE\n")
+    (tmp_path / "myrule.py").write_text(
+        "import fastnn\nfrom helper import scale\n\n\n"
+        "def rule(p, g, s1, s2, h, c):\n    return p - c[0] * scale(g), s1, s2\n\n\n"
+        "class Scaled(fastnn.optim.Optimizer):\n    name = 'scaled'\n"
+        "    rule = staticmethod(rule)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    env["PYTHONPATH"] = str(tmp_path)
+
+    def run():
+        proc = subprocess.run([sys.executable, "-c", USER_SCRIPT], capture_output=True,
+                              text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first["numba"] == pytest.approx(first["numpy"], rel=1e-10)
+    (tmp_path / "helper.py").write_text("SCALE = 0.25\n\n\ndef scale(g):\n    return g * SCALE\n")
+    edited = run()
+    assert edited["numba"] != first["numba"]
+    assert edited["numba"] == pytest.approx(edited["numpy"], rel=1e-10)

@@ -60,8 +60,9 @@ def test_matches_pytorch(optimizer, activation, backend):
         loss.backward()
         opt.step()
         torch_losses.append(loss.item())
-    history = fastnn.Trainer(model, optimizer=optimizer, lr=lr, backend=backend).fit(X, y,
-                                                                                     epochs=60)
+    trainer = fastnn.Trainer(model, optimizer=optimizer, lr=lr, backend=backend)
+    history = trainer.fit(X, y, epochs=60)
+    assert (trainer._fused() is not None) == (backend == "numba")  # numba: the fused step
     assert_rel_close(history.loss, torch_losses, 1e-10, "losses")
     assert_rel_close(model.layers[0].W, net[0].weight.detach().numpy().T, 1e-10, "W0")
     assert_rel_close(model.layers[-2].b, net[-2].bias.detach().numpy(), 1e-10, "b_last")

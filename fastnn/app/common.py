@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..nn.losses import THRESHOLD
+
 
 class UsageError(Exception):
     """Bad command-line input: reported in one line with exit code 2."""
@@ -40,6 +42,6 @@ def remove_empty(folders: list[Path]) -> None:
 
 def class_labels(outputs: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
     """Class values from (N, 1) probabilities or (N, K) scores/one-hot rows."""
-    index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 \
+    index = (outputs[:, 0] > THRESHOLD).astype(int) if outputs.shape[1] == 1 \
         else outputs.argmax(axis=1)
     return index.astype(float) if classes is None else classes[index]

@@ -72,11 +72,17 @@ class FusedSpec:
     dims: tuple[int, ...]  #: layer widths, input first
     activations: tuple[str, ...]  #: the activation after each Dense layer ("identity": none)
     dtype: str
+    slots: int  #: how many state slots the rule uses (0, 1 or 2); the others get 0.0
     loss_point: Callable
     coefficients: Callable
     rule: Callable
     clip: Callable
     same_side: Callable
+
+
+class FusedUnsupported(ValueError):
+    """A backend cannot compile a fused step for this run (a rule it cannot type, say); the
+    trainer falls back to the per-layer kernels."""
 
 
 class FusedStep(Protocol):
@@ -86,7 +92,10 @@ class FusedStep(Protocol):
             grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
             clip: tuple[float, float] | None = None,
             target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Train up to ``epochs`` epochs in place; per-epoch (losses, correct counts)."""
+        """Train up to ``epochs`` epochs in place; per-epoch (losses, correct counts).
+
+        Raises FusedUnsupported, before changing anything, when the step cannot be compiled.
+        """
 
 
 @runtime_checkable

@@ -84,9 +84,7 @@ def _adam(p, g, s1, s2, h, c):
 
 
 def _adamw(p, g, s1, s2, h, c):
-    m = s1 * h[1] + (1.0 - h[1]) * g
-    v = s2 * h[2] + (1.0 - h[2]) * (g * g)
-    return p * c[2] - c[0] * m / (np.sqrt(v) / c[1] + h[3]), m, v
+    return _adam(p * c[2], g, s1, s2, h, c)  # decay first, then Adam's step, as torch does
 
 
 class Optimizer:
@@ -120,22 +118,32 @@ class Optimizer:
                            or self.state[self.slots[0]].dtype != params.dtype):
             self.reset(params)
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_update" in vars(cls):  # the extension point before rules: it would be ignored
+            raise TypeError(f"{cls.__name__} defines _update, which fastnn no longer calls: "
+                            "define the update as a rule (see fastnn.nn.optim)")
+
     def hyper_values(self) -> tuple[float, ...]:
         """The hyper-parameters in ``hyper`` order, as Python floats (NumPy's weak scalars, so
         a float32 model stays float32)."""
-        return tuple(float(getattr(self, k)) for k in self.hyper)
+        return tuple([float(getattr(self, k)) for k in self.hyper])
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Update ``params`` (and the state) in place from ``grads`` (both flat, one shape)."""
         self.ensure_state(params)
         self.t += 1
         h = self.hyper_values()
-        states = [self.state[k] for k in self.slots] + [0.0] * (2 - len(self.slots))
-        new_p, *new_states = self.rule(params, grads, *states, h,
-                                       self.coefficients(h, float(self.t)))
-        params[...] = new_p
-        for k, value in zip(self.slots, new_states, strict=False):
-            self.state[k][...] = value
+        c = self.coefficients(h, float(self.t))
+        slots, state = self.slots, self.state
+        if not slots:
+            new_p = self.rule(params, grads, 0.0, 0.0, h, c)[0]
+        elif len(slots) == 1:
+            new_p, state[slots[0]], _ = self.rule(params, grads, state[slots[0]], 0.0, h, c)
+        else:
+            new_p, state[slots[0]], state[slots[1]] = self.rule(
+                params, grads, state[slots[0]], state[slots[1]], h, c)
+        np.copyto(params, new_p)
 
     def hyperparams(self) -> dict[str, float]:
         """The settings that define this optimizer (for config files and checkpoints)."""

@@ -6,17 +6,20 @@ losses and accuracies (lists, one entry per epoch that ran).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from ..backends.base import FusedHook, FusedSpec, FusedStep
+from ..backends.base import FusedHook, FusedSpec, FusedStep, FusedUnsupported
 from ..nn.layers import Activation, Dense
 from ..nn.losses import LOSSES, POINTWISE, same_side
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip
+
+logger = logging.getLogger("fastnn")
 
 #: One training step on a batch: ``step(X, y) -> (loss, correct count)``.
 Step = Callable[[np.ndarray, np.ndarray], tuple[float, float]]
@@ -81,20 +84,24 @@ def fused_spec(model: Sequential, loss: str, loss_fn: Callable,
             return None
         prev = layer
     return FusedSpec(dims=tuple(dims), activations=tuple(acts), dtype=model.dtype.name,
-                     loss_point=point, coefficients=opt.coefficients, rule=opt.rule,
-                     clip=clip, same_side=same_side)
+                     slots=len(opt.slots), loss_point=point, coefficients=opt.coefficients,
+                     rule=opt.rule, clip=clip, same_side=same_side)
 
 
 class Fused:
     """Whole full-batch epochs in one call of the backend's compiled step.
 
     A stretch is cut to about STRETCH_SECONDS by the speed measured so far (kept per batch
-    size across fit calls), the first one to PROBE_EPOCHS epochs.
+    size across fit calls), the first one to PROBE_EPOCHS epochs. When the backend cannot
+    compile the step after all (a rule it cannot type), a warning is logged and ``fallback``
+    trains instead, from then on.
     """
 
     def __init__(self, compiled: FusedStep, model: Sequential, optimizer: Optimizer,
-                 clip: tuple[float, float] | None) -> None:
+                 clip: tuple[float, float] | None, fallback: PerLayer) -> None:
         self.compiled, self.model, self.optimizer, self.clip = compiled, model, optimizer, clip
+        self.fallback = fallback
+        self.unsupported = False
         self.per_epoch: dict[int, float] = {}
 
     def stretch(self, N: int) -> int:
@@ -107,26 +114,33 @@ class Fused:
         return max(1, int(min(STRETCH_SECONDS / seconds, 2**62)))
 
     def run(self, X, y, epochs, target_accuracy=None):
+        if self.unsupported:
+            return self.fallback.run(X, y, epochs, target_accuracy)
         opt, params = self.optimizer, self.model.params
         opt.ensure_state(params)  # what Optimizer.step does on its first call
         for k in opt.slots:
             if not opt.state[k].flags.c_contiguous:
                 opt.state[k] = np.ascontiguousarray(opt.state[k])
         t0 = time.perf_counter()
-        losses, correct = self.compiled.run(
-            X, y, min(epochs, self.stretch(len(X))), params, self.model.grads,
-            [opt.state[k] for k in opt.slots], opt.hyper_values(), opt.t, self.clip,
-            target_accuracy)
+        try:
+            losses, correct = self.compiled.run(
+                X, y, min(epochs, self.stretch(len(X))), params, self.model.grads,
+                [opt.state[k] for k in opt.slots], opt.hyper_values(), opt.t, self.clip,
+                target_accuracy)
+        except FusedUnsupported as e:
+            logger.warning("%s; training with the per-layer kernels instead", e)
+            self.unsupported = True
+            return self.fallback.run(X, y, epochs, target_accuracy)
         self.per_epoch[len(X)] = max((time.perf_counter() - t0) / len(losses), 1e-9)
         opt.t += len(losses)
         return losses.tolist(), (correct / len(X)).tolist()
 
 
 def fused(backend, model: Sequential, loss: str, loss_fn: Callable, optimizer: Optimizer,
-          clip: tuple[float, float] | None) -> Fused | None:
+          clip: tuple[float, float] | None, fallback: PerLayer) -> Fused | None:
     """A :class:`Fused` strategy when ``backend`` can fuse this run, else None."""
     if not isinstance(backend, FusedHook):
         return None
     spec = fused_spec(model, loss, loss_fn, optimizer)
     compiled = None if spec is None else backend.fused_trainer(spec)
-    return None if compiled is None else Fused(compiled, model, optimizer, clip)
+    return None if compiled is None else Fused(compiled, model, optimizer, clip, fallback)

@@ -89,6 +89,7 @@ class Trainer:
         self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
         self._fused_for, self._fused_strategy = None, None
+        self._per_layer = strategies.PerLayer(lambda X, y: self._step(X, y))
         #: epochs trained so far, over every fit call (restored from checkpoints)
         self.epoch = 0
 
@@ -137,14 +138,16 @@ class Trainer:
         key = (self.backend, self.model, self.loss, self.loss_fn, self.optimizer, self.clip)
         if self._fused_for is None or any(a is not b for a, b in
                                           zip(key, self._fused_for, strict=True)):
-            self._fused_strategy, self._fused_for = strategies.fused(*key), key
-        return self._fused_strategy
+            self._fused_strategy = strategies.fused(*key, self._per_layer)
+            self._fused_for = key
+        fused = self._fused_strategy
+        return None if fused is None or fused.unsupported else fused
 
     def _strategy(self, N: int, batch_size: int | None, shuffle: bool):
         """How the next stretch is trained: fused when the backend can, on the full batch."""
         if batch_size is not None and batch_size < N:
             return strategies.MiniBatch(self._step, batch_size, shuffle, self._rng)
-        return self._fused() or strategies.PerLayer(self._step)
+        return self._fused() or self._per_layer
 
     def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
             fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,
@@ -218,6 +221,7 @@ class Trainer:
 
         history = history if history is not None else History()
         end = self.epoch + epochs
+        N, strategy = -1, None
         with sigint_flag() as interrupted, bar or nullcontext():
             # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
             with np.errstate(all="ignore"), limit_threads(self.threads):
@@ -226,7 +230,8 @@ class Trainer:
                     if fresh_data is not None and epoch > 0:
                         X, y = self._check_data(*fresh_data(epoch + 1))
                     stop = min([end] + [(epoch // every + 1) * every for every in observed])
-                    strategy = self._strategy(len(X), batch_size, shuffle)
+                    if len(X) != N:  # chosen again only when fresh data changes the size
+                        N, strategy = len(X), self._strategy(len(X), batch_size, shuffle)
                     losses, accs = strategy.run(X, y, stop - epoch, target_accuracy)
                     self.epoch += len(losses)
                     if self._record(history, losses, accs, end, val_data, bar, log_every, log,

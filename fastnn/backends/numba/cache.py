@@ -7,10 +7,11 @@ Two faults of ``@njit(cache=True)`` are mended here:
   another file does: the fused step is compiled from definitions in ``fastnn/nn/`` (update rules,
   losses) and helpers in sibling modules, so an edited rule would silently keep its old compiled
   code. :func:`jit` keys every kernel on a digest of the source files it may depend on (every
-  module of ``fastnn/nn/`` and of this package) and, for kernels built by a factory, on the
-  module, name and file contents of each function captured in its closure (a user's own
-  optimizer included). Numba's own key pickles a closure's captured dispatchers, which carry a
-  random id: such kernels were never found again and each process recompiled them.
+  module of ``fastnn/nn/`` and of this package) and on :func:`describe` of the kernel: the
+  functions captured in its closure and the globals it reads, followed into whatever file they
+  live in (a user's own optimizer and its helpers included), and the values of the constants it
+  uses. Numba's own key pickles a closure's captured dispatchers, which carry a random id: such
+  kernels were never found again and each process recompiled them.
 * **Corrupt entries.** A corrupt index or data file (a crash mid-write, a full disk, a stray
   edit) makes Numba's unpickling raise inside the first call of a kernel, and the run dies.
   :func:`install` wraps the two places Numba reads the cache so that any error there is logged
@@ -19,6 +20,7 @@ Two faults of ``@njit(cache=True)`` are mended here:
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import logging
@@ -51,17 +53,37 @@ def dependency_digest() -> str:
     return h.hexdigest()
 
 
-def describe(value: object) -> str:
-    """A description of a closure cell that is the same in every process and changes when the
-    code behind it does: functions by module, name and their file's digest."""
+def global_names(code: types.CodeType) -> set[str]:
+    """The global names ``code`` (and the code nested in it) reads, attribute names excluded."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname == "LOAD_GLOBAL"}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return names
+
+
+def describe(value: object, _seen: set[int] | None = None) -> str:
+    """A description of what compiled code built from ``value`` depends on, the same in every
+    process: a function by module, name and its file's digest, then (recursively) its closure
+    cells and the globals it reads; numbers and strings by value; modules by name."""
+    seen = set() if _seen is None else _seen
     func = getattr(value, "py_func", value)  # a Numba dispatcher: its Python function
     if isinstance(func, types.FunctionType):
-        cells = func.__closure__ or ()
-        return (f"{func.__module__}.{func.__qualname__}@{_file_digest(func.__code__.co_filename)}"
-                f"({','.join(describe(c.cell_contents) for c in cells)})")
+        head = f"{func.__module__}.{func.__qualname__}@{_file_digest(func.__code__.co_filename)}"
+        if id(func) in seen:
+            return head
+        seen.add(id(func))
+        cells = ",".join(describe(c.cell_contents, seen) for c in func.__closure__ or ())
+        used = sorted(n for n in global_names(func.__code__) if n in func.__globals__)
+        reads = ",".join(f"{n}={describe(func.__globals__[n], seen)}" for n in used)
+        return f"{head}({cells})[{reads}]"
     if isinstance(value, tuple):
-        return f"({','.join(describe(v) for v in value)})"
-    return repr(value)
+        return f"({','.join(describe(v, seen) for v in value)})"
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    return f"{type(value).__qualname__}:{getattr(value, '__qualname__', '')}"
 
 
 class _KeyedCache(caching.FunctionCache):
@@ -83,7 +105,10 @@ def jit(**options):
     def wrap(py_func):
         dispatcher = numba.njit(**options)(py_func)
         if not config.DISABLE_JIT:
-            dispatcher._cache = _KeyedCache(py_func)
+            try:
+                dispatcher._cache = _KeyedCache(py_func)
+            except RuntimeError:  # no file to key on (code from exec, say): compile per process
+                pass
         return dispatcher
     return wrap
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numba import config, typeof
 
-from ..base import FusedSpec
+from ..base import FusedSpec, FusedUnsupported
 from .cache import jit
 from .kernels import ACTIVATION_CODES, _act_row, _dact_row, _dot_rows, _sum_row, compile_definition
 
@@ -43,8 +44,9 @@ def _row_length(N: int, dims) -> int:
 
 
 @functools.cache
-def _build(loss_point, coefficients, rule, clip, same_side):
-    """The epoch loop for one loss, update rule, clip rule and accuracy test."""
+def _build(loss_point, coefficients, rule, clip, same_side, slots):
+    """The epoch loop for one loss, update rule (using ``slots`` state slots), clip rule and
+    accuracy test."""
     point = compile_definition(loss_point)
     coef = compile_definition(coefficients)
     update = compile_definition(rule)
@@ -180,8 +182,14 @@ def _build(loss_point, coefficients, rule, clip, same_side):
                 for i in range(P):
                     grads[i] = clip_(grads[i], lo, hi)
             c = coef(h, float(t0 + e + 1))
-            for i in range(P):
-                params[i], s1[i], s2[i] = update(params[i], grads[i], s1[i], s2[i], h, c)
+            for i in range(P):  # an unused slot is 0.0, as in Optimizer.step (slots: constant)
+                a = s1[i] if slots > 0 else 0.0
+                b = s2[i] if slots > 1 else 0.0
+                params[i], a, b = update(params[i], grads[i], a, b, h, c)
+                if slots > 0:
+                    s1[i] = a
+                if slots > 1:
+                    s2[i] = b
 
             ran = e + 1
             if not np.isfinite(loss):
@@ -207,10 +215,12 @@ class FusedStep:
         self.dtype = np.dtype(spec.dtype)
         self._eps = float(np.finfo(self.dtype).eps)
         self._epochs = _build(spec.loss_point, spec.coefficients, spec.rule, spec.clip,
-                              spec.same_side)
+                              spec.same_side, spec.slots)
         self._N = -1
+        self._no_slot = np.zeros(0, dtype=self.dtype)
+        self._compiled = config.DISABLE_JIT  # an unused slot: never read or written
 
-    def _buffers(self, N: int, P: int) -> None:
+    def _buffers(self, N: int) -> None:
         if N != self._N:  # per-layer outputs and their gradients, reused while N stays
             self._M = _row_length(N, self.spec.dims)
             size = self._M * int(self.dims.sum())
@@ -218,8 +228,6 @@ class FusedStep:
             self._dbuf = np.zeros(size, dtype=self.dtype)
             self._terms = np.zeros((1, self._M), dtype=self.dtype)
             self._N = N
-        if getattr(self, "_scratch", np.empty(0)).shape[0] != P:
-            self._scratch = np.zeros(P, dtype=self.dtype)
 
     def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
             grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
@@ -239,16 +247,23 @@ class FusedStep:
         correct : ndarray (E,) int64
             Per-epoch count of correct predictions.
         """
-        N, P = X.shape[0], params.shape[0]
-        self._buffers(N, P)
-        s1, s2 = (list(state) + [self._scratch, self._scratch])[:2]
+        N = X.shape[0]
+        self._buffers(N)
+        s1, s2 = (list(state) + [self._no_slot, self._no_slot])[:2]
         losses = np.empty(epochs, dtype=np.float64)
         correct = np.empty(epochs, dtype=np.int64)
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
-        ran = self._epochs(X, y, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t,
-                           self.dims, self.codes, self._eps, clip is not None, lo, hi, target,
-                           self._M, self._abuf, self._dbuf, self._terms, losses, correct)
+        args = (X, y, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t, self.dims,
+                self.codes, self._eps, clip is not None, lo, hi, target, self._M, self._abuf,
+                self._dbuf, self._terms, losses, correct)
+        if not self._compiled:  # compile first: a failure must leave every array untouched
+            try:
+                self._epochs.compile(tuple(typeof(a) for a in args))
+            except Exception as e:  # Numba's typing and lowering errors, and their causes
+                raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
+            self._compiled = True
+        ran = self._epochs(*args)
         return losses[:ran], correct[:ran]
 
 
@@ -258,4 +273,7 @@ def fused_trainer(spec: FusedSpec) -> FusedStep | None:
     if any(a not in ACTIVATION_CODES for a in spec.activations) \
             or np.dtype(spec.dtype) not in (np.float64, np.float32):
         return None
-    return FusedStep(spec)
+    try:
+        return FusedStep(spec)
+    except ValueError:  # a definition compile_definition refuses (a recursive one)
+        return None
