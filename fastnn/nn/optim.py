@@ -137,13 +137,15 @@ class Optimizer:
         c = self.coefficients(h, float(self.t))
         slots, state = self.slots, self.state
         if not slots:
-            new_p = self.rule(params, grads, 0.0, 0.0, h, c)[0]
-        elif len(slots) == 1:
-            new_p, state[slots[0]], _ = self.rule(params, grads, state[slots[0]], 0.0, h, c)
-        else:
-            new_p, state[slots[0]], state[slots[1]] = self.rule(
-                params, grads, state[slots[0]], state[slots[1]], h, c)
+            np.copyto(params, self.rule(params, grads, 0.0, 0.0, h, c)[0])
+            return
+        s1 = state[slots[0]]
+        s2 = state[slots[1]] if len(slots) > 1 else 0.0
+        new_p, s1, s2 = self.rule(params, grads, s1, s2, h, c)
         np.copyto(params, new_p)
+        for k, value in zip(slots, (s1, s2), strict=False):
+            # a new array becomes the state; one the rule handed back (g, say) is copied
+            state[k] = value.copy() if value is grads or value is params else value
 
     def hyperparams(self) -> dict[str, float]:
         """The settings that define this optimizer (for config files and checkpoints)."""
