@@ -35,6 +35,20 @@ def test_fastnn(benchmark, backend, rounds):
     _per_epoch(benchmark)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "nesterov"])
+def test_fused_optimizers(benchmark, optimizer, rounds):
+    """The same epoch fused on numba with other update rules (workload lab-mlp-epoch-<name>):
+    each rule is compiled into the epoch loop from its one definition in fastnn.nn.optim."""
+    X, y = fastnn.data.generate_linear(100, seed=0)
+    trainer = fastnn.Trainer(fastnn.MLP([2, 4, 4, 1], seed=2), optimizer=optimizer, lr=0.01,
+                             backend="numba")
+    trainer.fit(X, y, epochs=2)
+    record(benchmark, workload=f"{WORKLOAD}-{optimizer}", backend="numba", dtype="float64",
+           flops=FLOPS_PER_EPOCH * EPOCHS, epochs_per_round=EPOCHS)
+    benchmark.pedantic(trainer.fit, args=(X, y, EPOCHS), rounds=rounds(200), warmup_rounds=1)
+    _per_epoch(benchmark)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pytorch(benchmark, threads, rounds):
     torch = pytest.importorskip("torch",
