@@ -12,6 +12,7 @@ import importlib
 from types import ModuleType
 
 from .._checks import check_choice
+from .base import Backend
 
 #: backend name -> module implementing the kernel contract of :mod:`fastnn.backends.base`.
 BACKENDS: dict[str, str] = {
@@ -23,7 +24,7 @@ BACKENDS: dict[str, str] = {
 _LOADED: dict[str, ModuleType] = {}
 
 
-def get_backend(name: str) -> ModuleType:
+def get_backend(name: str) -> Backend:
     """Return the backend module called ``name``; ValueError listing the choices otherwise."""
     check_choice("backend", name, BACKENDS)
     if name not in _LOADED:

@@ -3,12 +3,12 @@ backend it is handed for every numerical kernel."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .._checks import check_positive, conv_output_size
+from ..backends.base import Backend
 from .activations import check_activation
 
 
@@ -28,10 +28,10 @@ class Layer:
         """Per-sample output shape for per-sample ``input_shape``; ValueError if it does not fit."""
         return input_shape
 
-    def forward(self, be: ModuleType, x: np.ndarray) -> np.ndarray:
+    def forward(self, be: Backend, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, be: ModuleType, dout: np.ndarray, need_dx: bool = True):
+    def backward(self, be: Backend, dout: np.ndarray, need_dx: bool = True):
         """Fill this layer's gradients from ``dout``; return dx (None allowed if not need_dx)."""
         raise NotImplementedError
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import ModuleType
 
 import numpy as np
 
 from .._checks import check_dtype, check_positive
+from ..backends.base import Backend
 from .activations import check_activation
 from .init import get_initializer
 from .layers import Activation, Dense, Layer
@@ -70,13 +70,13 @@ class Sequential:
         for layer in self.layers:
             layer.initialize(initializer, rng)
 
-    def forward(self, be: ModuleType, x: np.ndarray) -> np.ndarray:
+    def forward(self, be: Backend, x: np.ndarray) -> np.ndarray:
         """Run every layer's forward kernel on backend ``be``; x (N, *input_shape)."""
         for layer in self.layers:
             x = layer.forward(be, x)
         return x
 
-    def backward(self, be: ModuleType, dout: np.ndarray, need_dx: bool = True):
+    def backward(self, be: Backend, dout: np.ndarray, need_dx: bool = True):
         """Back-propagate ``dout`` (N, *output_shape), filling ``grads``; returns dx.
 
         With ``need_dx=False`` (training) the work below the first layer that has parameters

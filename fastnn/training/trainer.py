@@ -12,6 +12,7 @@ import numpy as np
 
 from .._checks import check_finite, check_positive
 from ..backends import get_backend
+from ..io.checkpoint import CheckpointError
 from ..nn.losses import count_correct, get_loss
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip, get_optimizer
@@ -279,8 +280,6 @@ class Trainer:
         count; raises CheckpointError when the checkpoint's architecture, dtype, loss or
         optimizer differ from this trainer's.
         """
-        from ..io.checkpoint import CheckpointError
-
         if ckpt.model.config() != self.model.config():
             raise CheckpointError("the checkpoint's architecture differs from this model's: "
                                   f"{ckpt.model.config()['layers']} vs "

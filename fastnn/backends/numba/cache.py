@@ -6,8 +6,8 @@ Two faults of ``@njit(cache=True)`` are mended here:
   bytecode and drops the entry when its own file changes, but not when a function it calls from
   another file does: the fused step is compiled from definitions in ``fastnn/nn/`` (update rules,
   losses) and helpers in sibling modules, so an edited rule would silently keep its old compiled
-  code. :func:`jit` keys every kernel on a digest of the source files it may depend on (every
-  module of ``fastnn/nn/`` and of this package) and on :func:`describe` of the kernel: the
+  code. :func:`jit` keys every kernel on a digest of the source files it may depend on (the
+  formula modules of ``fastnn/nn/`` and every module of this package) and on :func:`describe` of the kernel: the
   functions captured in its closure and the globals it reads, followed into whatever file they
   live in (a user's own optimizer and its helpers included), and the values of the constants it
   uses. Numba's own key pickles a closure's captured dispatchers, which carry a random id: such
@@ -34,8 +34,9 @@ logger = logging.getLogger("fastnn")
 _installed = False
 
 _PACKAGE = Path(__file__).resolve().parents[2]
-#: Folders of the package whose modules compiled code is built from.
-DEPENDENCY_FOLDERS = ("nn", "backends/numba")
+#: The package's source files compiled code is built from: the formula modules of ``nn/`` and
+#: every module of this package (an edit to ``nn/layers.py`` recompiles nothing).
+DEPENDENCY_FILES = ("nn/activations.py", "nn/losses.py", "nn/optim.py", "backends/numba/*.py")
 
 
 @functools.cache
@@ -45,11 +46,11 @@ def _file_digest(path: str) -> str:
 
 @functools.cache
 def dependency_digest() -> str:
-    """A digest of every source file in :data:`DEPENDENCY_FOLDERS` (names and contents)."""
+    """A digest of the files in :data:`DEPENDENCY_FILES` (names and contents)."""
     h = hashlib.sha256()
-    for folder in DEPENDENCY_FOLDERS:
-        for path in sorted((_PACKAGE / folder).glob("*.py")):
-            h.update(f"{folder}/{path.name}\0{_file_digest(str(path))}\0".encode())
+    for pattern in DEPENDENCY_FILES:
+        for path in sorted(_PACKAGE.glob(pattern)):
+            h.update(f"{path.relative_to(_PACKAGE)}\0{_file_digest(str(path))}\0".encode())
     return h.hexdigest()
 
 
