@@ -7,11 +7,11 @@ Two faults of ``@njit(cache=True)`` are mended here:
   another file does: the fused step is compiled from definitions in ``fastnn/nn/`` (update rules,
   losses) and helpers in sibling modules, so an edited rule would silently keep its old compiled
   code. :func:`jit` keys every kernel on a digest of the source files it may depend on (the
-  formula modules of ``fastnn/nn/`` and every module of this package) and on :func:`describe` of the kernel: the
-  functions captured in its closure and the globals it reads, followed into whatever file they
-  live in (a user's own optimizer and its helpers included), and the values of the constants it
-  uses. Numba's own key pickles a closure's captured dispatchers, which carry a random id: such
-  kernels were never found again and each process recompiled them.
+  formula modules of ``fastnn/nn/`` and every module of this package) and on :func:`describe`
+  of the kernel: the functions captured in its closure and the globals it reads, followed into
+  whatever file they live in (a user's own optimizer and its helpers included), and the values
+  of the constants it uses. Numba's own key pickles a closure's captured dispatchers, which
+  carry a random id: such kernels were never found again and each process recompiled them.
 * **Corrupt entries.** A corrupt index or data file (a crash mid-write, a full disk, a stray
   edit) makes Numba's unpickling raise inside the first call of a kernel, and the run dies.
   :func:`install` wraps the two places Numba reads the cache so that any error there is logged
