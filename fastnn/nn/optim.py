@@ -23,14 +23,12 @@ import math
 
 import numpy as np
 
-from .._checks import check_choice, check_positive
+from .._checks import check_choice, check_in_range, check_positive
 
 
 def check_fraction(kind: str, value: object) -> float:
     """Return ``value`` as a float if it is a number in [0, 1), else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{kind} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return float(check_in_range(kind, value, 0, 1, hi_open=True))
 
 
 def clip(g, lo: float, hi: float):
