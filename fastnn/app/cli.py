@@ -5,7 +5,9 @@ its own module (:mod:`.train`, :mod:`.predict`, :mod:`.cmd_verify`, :mod:`.cmd_b
 :mod:`.cmd_report`), and every run setting is checked once, by :class:`.runspec.RunSpec`.
 Library code never prints; the commands do. Bad input ends in one line ``fastnn: error: ...``
 on stderr and exit code 2, before anything is written; a run that diverges ends with exit code
-1; Ctrl-C during training finishes the epoch, writes the checkpoint and exits 130.
+1 and writes nothing more; Ctrl-C (SIGTERM) during training finishes the epoch, writes the
+checkpoint and exits 130 (143); at any other moment they end the command at once, with the
+same codes, leaving every file whole (see :mod:`fastnn.io.atomic`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..training import DivergenceError
 from .cmd_bench import cmd_bench
 from .cmd_report import cmd_report
 from .cmd_verify import cmd_verify
-from .common import UsageError
+from .common import Terminated, UsageError, terminate_cleanly
 from .predict import cmd_predict
 from .runspec import MODELS
 from .train import cmd_train
@@ -153,6 +155,7 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "verify": cmd_verify,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fastnn`` console script; returns the exit code."""
+    terminate_cleanly()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -165,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastnn: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("fastnn: terminated (SIGTERM)", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import prepare_out_dir
+from .common import OutFolder
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -21,6 +21,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench.benchmarks_dir()
     if args.compare is not None:
         bench.load_results(args.compare)
-    prepare_out_dir(Path(args.out))
-    return bench.bench(args.out, full=args.full, filter=args.filter, baseline=args.compare,
-                       threshold=args.threshold, log=print)
+    with OutFolder(Path(args.out)):
+        return bench.bench(args.out, full=args.full, filter=args.filter, baseline=args.compare,
+                           threshold=args.threshold, log=print)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .._checks import check_choice
-from .common import prepare_out_dir
+from .common import OutFolder
 from .runspec import check_field
 
 
@@ -19,8 +19,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.backend is not None:
         check_field("backend", args.backend)
     check_field("epochs", args.epochs)  # the runs are RunSpecs: checked again, but before --out
-    prepare_out_dir(Path(args.out))
-    path = report.lab1(args.out, backend=args.backend, epochs=args.epochs,
-                       log=lambda line: print(line, file=sys.stderr))
+    with OutFolder(Path(args.out)):
+        path = report.lab1(args.out, backend=args.backend, epochs=args.epochs,
+                           log=lambda line: print(line, file=sys.stderr))
     print(f"wrote {path}")
     return 0

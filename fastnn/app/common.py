@@ -1,20 +1,32 @@
-"""What the commands share: the usage error, the output-folder check, label values."""
+"""What the commands share: the usage error, output folders (checked, locked, cleaned), label
+values."""
 
 from __future__ import annotations
 
+import os
+import signal
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import remove_stale_temps
 from ..nn.losses import THRESHOLD
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: folders are not locked
+    fcntl = None
+
+#: The lock file of an output folder; it holds the PID of the run that writes there.
+LOCK_NAME = ".fastnn.lock"
 
 
 class UsageError(Exception):
     """Bad command-line input: reported in one line with exit code 2."""
 
 
-def prepare_out_dir(out: Path) -> list[Path]:
+def prepare_out_dir(out: Path, flag: str = "--out") -> list[Path]:
     """Create ``out`` and prove a file can be written there, or raise UsageError.
 
     Returns the folders this call created (deepest last), so a failed run can remove them.
@@ -27,8 +39,87 @@ def prepare_out_dir(out: Path) -> list[Path]:
     except OSError as e:
         remove_empty(created)
         reason = "it is not a folder" if isinstance(e, FileExistsError) else e.strerror or e
-        raise UsageError(f"cannot write to --out {str(out)!r}: {reason}") from None
+        raise UsageError(f"cannot write to {flag} {str(out)!r}: {reason}") from None
     return created
+
+
+class Terminated(BaseException):
+    """SIGTERM outside the epoch loop: ends the command like Ctrl-C, with exit code 143."""
+
+
+def terminate_cleanly() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread, so files being written are
+    finished or removed (the epoch loop turns it into a flag instead, like Ctrl-C)."""
+    def handler(signum, frame):
+        raise Terminated
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+class OutFolder:
+    """An output folder held by one run: created (``flag`` names it in messages), locked against
+    a second run, cleaned of the temporary files killed runs left.
+
+    The lock is ``LOCK_NAME``, locked with ``flock`` and holding the holder's PID; the kernel
+    releases it when the holder dies in any way, so a stale lock is taken over. On leaving, the
+    lock file is removed, and so are the folders this run created if they are still empty.
+    """
+
+    def __init__(self, path: Path, flag: str = "--out") -> None:
+        self.path, self.flag = Path(path), flag
+        self._fd: int | None = None
+        self.created: list[Path] = []
+
+    def __enter__(self) -> OutFolder:
+        self.created = prepare_out_dir(self.path, self.flag)
+        try:
+            self._lock()
+        except BaseException:
+            remove_empty(self.created)
+            raise
+        remove_stale_temps(self.path)
+        return self
+
+    def _lock(self) -> None:
+        if fcntl is None:
+            return
+        lock = self.path / LOCK_NAME
+        while True:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise UsageError(f"cannot write to {self.flag} {str(self.path)!r}: "
+                                 f"{e.strerror or e}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise UsageError(f"{self.flag} {str(self.path)!r} is in use by another fastnn "
+                                 f"run (PID {holder}); wait for it or choose another "
+                                 f"{self.flag}") from None
+            try:  # the holder we waited out may have removed the file: lock the one on disk
+                same = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            try:
+                (self.path / LOCK_NAME).unlink(missing_ok=True)
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+        remove_empty(self.created)
 
 
 def remove_empty(folders: list[Path]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import atomic_write
+
 #: Scatter plots show at most this many points.
 MAX_POINTS = 5000
 
@@ -23,6 +25,11 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: str | Path, dpi: int) -> None:
+    """Save ``fig`` as a PNG atomically (see :func:`fastnn.io.atomic.atomic_write`)."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
 
 
 def comparison(X: np.ndarray, y: np.ndarray, pred: np.ndarray, path: str | Path,
@@ -54,17 +61,19 @@ def comparison(X: np.ndarray, y: np.ndarray, pred: np.ndarray, path: str | Path,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
 
 
 def learning_curve(curves: dict[str, Sequence[float]], path: str | Path, title: str = "",
-                   ylabel: str = "loss") -> None:
-    """Save loss per epoch (log scale) for one or more named runs, overlaid."""
+                   ylabel: str = "loss", epochs: Sequence[int] | None = None) -> None:
+    """Save loss per epoch (log scale) for one or more named runs, overlaid; ``epochs`` numbers
+    the values (default 1, 2, ...; a long run's history is thinned)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.2)
+        x = np.arange(1, len(values) + 1) if epochs is None else epochs
+        ax.plot(x, values, label=name, linewidth=1.2)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel + " (log scale)")
@@ -74,7 +83,7 @@ def learning_curve(curves: dict[str, Sequence[float]], path: str | Path, title: 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -104,7 +113,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, path: str | Path,
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_title(title or f"confusion matrix ({np.trace(cm)}/{cm.sum()} correct)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
     return cm
 
@@ -139,7 +148,7 @@ def misclassified_grid(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
                  + (f", first {len(shown)} shown" if len(shown) < len(wrong) else ""),
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
     return len(wrong)
 
@@ -173,7 +182,7 @@ def benchmark_chart(rows: list[dict], path: str | Path) -> None:
         ax.grid(True, axis="x", which="both", alpha=0.3)
     axes[-1, 0].set_xlabel("median time per call, ms (log scale; shorter is faster)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -198,5 +207,5 @@ def prediction_grid(panels, path: str | Path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    _save(fig, path, dpi=90)
     plt.close(fig)

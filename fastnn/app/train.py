@@ -7,7 +7,8 @@ is read or anything is written; a run that fails before its first checkpoint lea
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
+import math
 import os
 import sys
 import time
@@ -19,10 +20,11 @@ import numpy as np
 from .. import __version__
 from ..io import checkpoint, datafiles
 from ..io import datasets as data
+from ..io.atomic import write_json, write_text
 from ..nn.model import MLP
 from ..nn.zoo import digits_cnn
-from ..training import History, Trainer
-from .common import UsageError, class_labels, prepare_out_dir, remove_empty
+from ..training import DivergenceError, History, Trainer
+from .common import OutFolder, UsageError, class_labels
 from .runspec import RunSpec, flag, given, unknown_data
 
 #: Options a resumed run may change; every other one is taken from the checkpoint.
@@ -63,8 +65,8 @@ def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoin
         if value != theirs[key]:
             raise UsageError(f"{flag(key)} {value!r} differs from the resumed run's "
                              f"{theirs[key]!r}; a resumed run keeps its settings")
-    changes = {k: v for k, v in options.items() if k in RESUME_MAY_CHANGE - {"out"}}
-    return replace(stored, **changes, out=str(folder)), ckpt
+    changes = {k: v for k, v in options.items() if k in RESUME_MAY_CHANGE}
+    return replace(stored, **{"out": str(folder), **changes}), ckpt
 
 
 @dataclass
@@ -143,21 +145,39 @@ def build(spec: RunSpec, task: Task) -> Trainer:
                    threads=spec.threads)
 
 
-def _save_checkpoint(out: Path, spec: RunSpec, task: Task, trainer: Trainer,
-                     history: History) -> None:
-    norm = task.norm
-    checkpoint.save(out / "model.npz", trainer.model, trainer=trainer, epoch=trainer.epoch,
-                    history=history, norm_mean=None if norm is None else norm.mean,
-                    norm_std=None if norm is None else norm.std, classes=task.classes,
-                    meta={"spec": spec.to_dict(), "fastnn": __version__})
-    history.to_csv(out / "history.csv")
+#: The files a finished run leaves in its folder (figures depend on the data).
+RUN_FILES = ("model.npz", "history.csv", "output.txt", "config.json", "learning_curve.png",
+             "comparison.png", "confusion_matrix.png", "misclassified.png")
 
 
-def _history_from(ckpt: checkpoint.Checkpoint) -> History:
-    h = History()
-    for name, values in ckpt.history.items():
-        getattr(h, name).extend(values.tolist())
-    return h
+class RunFolder(OutFolder):
+    """A run's output folder: locked (see :class:`OutFolder`); the first checkpoint of a new run
+    removes the files of a previous run there, so the folder never mixes two runs."""
+
+    def __init__(self, path: Path, spec: RunSpec, task: Task, continuing: bool) -> None:
+        super().__init__(path)
+        self.spec, self.task = spec, task
+        self.replaced = continuing  # a run continued in its own folder replaces nothing
+
+    def checkpoint(self, trainer: Trainer, history: History) -> None:
+        """Write ``model.npz`` and ``history.csv`` (each atomically)."""
+        if not self.replaced:
+            for name in RUN_FILES[2:]:
+                (self.path / name).unlink(missing_ok=True)
+            self.replaced = True
+        norm, out = self.task.norm, self.path
+        checkpoint.save(out / "model.npz", trainer.model, trainer=trainer, epoch=trainer.epoch,
+                        history=history, norm_mean=None if norm is None else norm.mean,
+                        norm_std=None if norm is None else norm.std, classes=self.task.classes,
+                        meta={"spec": self.spec.to_dict(), "fastnn": __version__})
+        history.to_csv(out / "history.csv")
+
+    def last_checkpoint(self) -> str:
+        """Where the run's last checkpoint is, for a message."""
+        path = self.path / "model.npz"
+        if self.replaced and path.exists():
+            return f"its last checkpoint is kept in {path}"
+        return "nothing was written"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -173,13 +193,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     history = History()
     if ckpt is not None:
         trainer.restore(ckpt)
-        history = _history_from(ckpt)
+        history = History.from_arrays(ckpt.history, ckpt.history_stride)
         if trainer.epoch >= spec.epochs:
-            raise UsageError(f"the run in {spec.out!r} already has {trainer.epoch} epochs; "
+            raise UsageError(f"the run in {args.resume!r} already has {trainer.epoch} epochs; "
                              "give a larger --epochs to continue it")
     out = Path(spec.out if spec.out else os.path.join("runs", Path(spec.data).stem))
-    created = prepare_out_dir(out)
+    continuing = ckpt is not None and _same_folder(out, Path(args.resume))
+    with RunFolder(out, spec, task, continuing) as folder:
+        return _train(spec, task, trainer, history, folder)
 
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _train(spec: RunSpec, task: Task, trainer: Trainer, history: History,
+           folder: RunFolder) -> int:
     def log(line: str) -> None:
         from tqdm.auto import tqdm
         tqdm.write(line)
@@ -189,6 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         def fresh(epoch: int):
             return data.generate_linear(spec.n, seed=[spec.seed, epoch])
 
+    out = folder.path
     start = time.perf_counter()
     try:
         history = trainer.fit(
@@ -197,29 +230,32 @@ def cmd_train(args: argparse.Namespace) -> int:
             log_every=None if spec.quiet else spec.log_every, log=log,
             progress=False if spec.quiet else None,
             val_data=None if task.X_val is None else (task.X_val, task.y_val),
-            checkpoint_every=spec.checkpoint_every,
-            on_checkpoint=lambda t, h: _save_checkpoint(out, spec, task, t, h), history=history)
-    except BaseException:
-        if ckpt is None and not (out / "model.npz").exists():
-            remove_empty(created)
-        raise
+            checkpoint_every=spec.checkpoint_every, on_checkpoint=folder.checkpoint,
+            history=history)
+        if not history.interrupted:  # the last update may leave finite weights, infinite loss
+            final = trainer.evaluate(task.X, task.y)
+            if not math.isfinite(final[0]):
+                raise trainer.divergence(f"the loss after the update of epoch "
+                                         f"{trainer.epoch} is {final[0]}", trainer.epoch)
+    except DivergenceError as e:  # nothing more is written
+        raise DivergenceError(f"{e}; {folder.last_checkpoint()}", e.epoch) from None
     seconds = time.perf_counter() - start
-    _save_checkpoint(out, spec, task, trainer, history)
+    folder.checkpoint(trainer, history)
     if history.interrupted:
-        print(f"fastnn: interrupted after epoch {trainer.epoch}; checkpoint and history in "
-              f"{out}/ (model.npz, history.csv); continue with: fastnn train --resume {out}",
-              file=sys.stderr)
-        return 130
-    _write_results(out, spec, task, trainer, history, seconds)
+        print(f"fastnn: interrupted after epoch {trainer.epoch} ({history.interrupted}); "
+              f"checkpoint and history in {out}/ (model.npz, history.csv); continue with: "
+              f"fastnn train --resume {out}", file=sys.stderr)
+        return 143 if history.interrupted == "SIGTERM" else 130
+    _write_results(out, spec, task, trainer, history, seconds, final)
     return 0
 
 
 def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, history: History,
-                   seconds: float) -> None:
+                   seconds: float, final: tuple[float, float]) -> None:
     from . import plots
 
     kind, quiet = spec.kind, spec.quiet
-    loss, acc = trainer.evaluate(task.X, task.y)
+    loss, acc = final
     final = f"loss={loss:.6g} accuracy={acc:.2%}"
     results = {"n_train": len(task.X), "epochs_run": trainer.epoch,
                "stopped_early": history.stopped_early, "final_loss": loss,
@@ -272,16 +308,13 @@ def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, histo
     curves = {"train": history.loss}
     if history.val_loss:
         curves["validation"] = history.val_loss
-    plots.learning_curve(curves, out / "learning_curve.png", title=title)
-    with open(out / "output.txt", "w") as f:
-        for line in lines:
-            f.write(line + "\n")
-        f.write(final + "\n")
+    plots.learning_curve(curves, out / "learning_curve.png", title=title, epochs=history.epoch)
+    write_text(out / "output.txt", itertools.chain(lines, [final]))
     sizes = layer_sizes(spec, task)
     config = {**spec.to_dict(), **({} if sizes is None else {"sizes": sizes}),
               "architecture": arch, "optimizer_hyperparams": trainer.optimizer.hyperparams(),
               "fastnn": __version__, **results}
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_json(out / "config.json", config)
     if not quiet:
         print("\n".join(shown))
     print(final)

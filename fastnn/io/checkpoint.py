@@ -8,16 +8,16 @@ unpickled) holding:
 - ``optimizer`` (JSON: name, hyper-parameters, step count ``t``) and ``opt.<slot>`` state arrays;
 - ``trainer`` (JSON: loss, clip, seed, the shuffling generator's state), ``epoch``;
 - optional ``norm.mean``/``norm.std`` (feature standardisation), ``classes`` (label values),
-  ``history.<name>`` arrays, and ``meta`` (JSON: the run's settings).
+  ``history.<name>`` arrays (``history.epoch`` numbers them) with ``history_stride`` (see
+  :mod:`fastnn.training.history`), and ``meta`` (JSON: the run's settings).
 
-Writes are atomic: a temporary file in the same folder, flushed and fsynced, then renamed over
-the old one, so a crash at any moment leaves the previous checkpoint whole.
+Writes are atomic (:func:`fastnn.io.atomic.atomic_write`), so a crash at any moment leaves the
+previous checkpoint whole; JSON members are strict JSON.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,37 +27,13 @@ import numpy as np
 
 from ..nn.layers import layer_from_config
 from ..nn.model import Sequential
+from .atomic import atomic_write, strict_json
 
 FORMAT_VERSION = 2
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit what it is loaded into."""
-
-
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -70,6 +46,7 @@ class Checkpoint:
     trainer: dict | None = None
     epoch: int = 0
     history: dict[str, np.ndarray] = field(default_factory=dict)
+    history_stride: int = 1
     norm_mean: np.ndarray | None = None
     norm_std: np.ndarray | None = None
     classes: np.ndarray | None = None
@@ -77,7 +54,7 @@ class Checkpoint:
 
 
 def _json(obj) -> np.ndarray:
-    return np.array(json.dumps(obj))
+    return np.array(strict_json(obj))
 
 
 def save(path: str | Path, model, trainer=None, epoch: int = 0, history=None,
@@ -99,9 +76,11 @@ def save(path: str | Path, model, trainer=None, epoch: int = 0, history=None,
         arrays["trainer"] = _json({"loss": trainer.loss, "clip": trainer.clip,
                                    "seed": trainer.seed,
                                    "rng": trainer._rng.bit_generator.state})
-    if history is not None:
+    if history is not None and history.epoch:
+        arrays["history.epoch"] = np.asarray(history.epoch, dtype=np.int64)
+        arrays["history_stride"] = np.array(int(history.stride))
         for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            values = getattr(history, name, None)
+            values = getattr(history, name)
             if values:
                 arrays[f"history.{name}"] = np.asarray(values, dtype=np.float64)
     for name, value in (("norm.mean", norm_mean), ("norm.std", norm_std), ("classes", classes)):
@@ -142,6 +121,8 @@ def load(path: str | Path) -> Checkpoint:
             ckpt.optimizer_state = {k[4:]: v for k, v in files.items() if k.startswith("opt.")}
             ckpt.trainer = json.loads(str(files["trainer"]))
         ckpt.history = {k[8:]: v for k, v in files.items() if k.startswith("history.")}
+        if "history_stride" in files:
+            ckpt.history_stride = int(files["history_stride"])
         ckpt.norm_mean, ckpt.norm_std = files.get("norm.mean"), files.get("norm.std")
         ckpt.classes = files.get("classes")
     except CheckpointError:

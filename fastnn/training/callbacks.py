@@ -1,4 +1,4 @@
-"""What the epoch loop does besides training: a progress bar, Ctrl-C handling."""
+"""What the epoch loop does besides training: a progress bar, Ctrl-C and SIGTERM handling."""
 
 from __future__ import annotations
 
@@ -26,22 +26,28 @@ class Progress:
         self._bar.close()
 
 
+#: The signals a run stops at cleanly: the epoch under way is finished first.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def sigint_flag():
-    """Inside, Ctrl-C (SIGINT) only raises a flag, read by calling the yielded function; a
-    second Ctrl-C interrupts at once. Off the main thread, nothing is changed."""
-    hit = []
+def stop_flag():
+    """Inside, Ctrl-C (SIGINT) or SIGTERM only raises a flag, read by calling the yielded
+    function: the name of the first signal (``"SIGINT"``/``"SIGTERM"``), or None. A second
+    signal interrupts at once (KeyboardInterrupt). Off the main thread, nothing is changed."""
+    hit: list[str] = []
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: None
         return
 
     def handler(signum, frame):
         if hit:
             raise KeyboardInterrupt
-        hit.append(signum)
+        hit.append(signal.Signals(signum).name)
 
-    old = signal.signal(signal.SIGINT, handler)
+    old = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
-        yield lambda: bool(hit)
+        yield lambda: hit[0] if hit else None
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)

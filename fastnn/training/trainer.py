@@ -18,7 +18,7 @@ from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip, get_optimizer
 from ..threads import check_threads, limit_threads
 from . import strategies
-from .callbacks import Progress, sigint_flag
+from .callbacks import Progress, stop_flag
 from .history import History
 
 logger = logging.getLogger("fastnn")
@@ -30,7 +30,12 @@ PREDICT_CHUNK = 65536
 
 
 class DivergenceError(FloatingPointError):
-    """The loss became NaN or infinite during training."""
+    """The loss or the weights became NaN or infinite during training; ``epoch`` is the
+    first epoch (counted from 1) whose loss or update was not finite."""
+
+    def __init__(self, message: str, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
 
 
 def _check_clip(clip) -> tuple[float, float] | None:
@@ -193,8 +198,16 @@ class Trainer:
         Returns
         -------
         History
-            With ``interrupted`` set when Ctrl-C (SIGINT) arrived: the epoch under way is
-            finished, the model and optimizer are consistent, and fit returns.
+            With ``interrupted`` set to ``"SIGINT"`` or ``"SIGTERM"`` when Ctrl-C or SIGTERM
+            arrived: the epoch under way is finished, the model and optimizer are consistent,
+            and fit returns. Metrics are kept as :class:`History` says (every epoch up to a
+            limit, then evenly thinned).
+
+        Raises
+        ------
+        DivergenceError
+            When a loss, or the weights after an update (the last epoch's included), are not
+            finite; the model then holds the non-finite weights.
         """
         check_positive("epochs", epochs, integer=True)
         if batch_size is not None:
@@ -223,7 +236,7 @@ class Trainer:
         history = history if history is not None else History()
         end = self.epoch + epochs
         N, strategy = -1, None
-        with sigint_flag() as interrupted, bar or nullcontext():
+        with stop_flag() as interrupted, bar or nullcontext():
             # sigmoid's exp(-z) overflows to inf, correctly; divergence is caught below
             with np.errstate(all="ignore"), limit_threads(self.threads):
                 while self.epoch < end:
@@ -242,7 +255,7 @@ class Trainer:
                             and on_checkpoint is not None:
                         on_checkpoint(self, history)
                     if interrupted():
-                        history.interrupted = True
+                        history.interrupted = interrupted()
                         break
         return history
 
@@ -251,15 +264,12 @@ class Trainer:
         """Append a stretch's metrics, log and tick; raise on divergence; True when the target
         accuracy was reached."""
         epoch, loss, acc = self.epoch, losses[-1], accs[-1]
-        if not math.isfinite(loss):
-            raise DivergenceError(f"loss became {loss} at epoch {epoch}; try a lower learning "
-                                  f"rate (now {self.optimizer.lr:g})")
-        history.loss.extend(losses)
-        history.accuracy.extend(accs)
-        if val_data is not None:
+        self._check_diverged(losses)
+        val = None
+        if val_data is not None:  # a stretch is one epoch long when there is validation data
             val_loss, val_acc = self.evaluate(*val_data)
-            history.val_loss.append(val_loss)
-            history.val_accuracy.append(val_acc)
+            val = [(val_loss, val_acc)]
+        history.record(epoch - len(losses) + 1, losses, accs, val)
         if bar is not None:
             bar.update(len(losses))
         if log_every is not None and epoch % log_every == 0:
@@ -271,6 +281,26 @@ class Trainer:
             history.stopped_early = epoch < end
             return True
         return False
+
+    def _check_diverged(self, losses: list[float]) -> None:
+        """DivergenceError when a loss of the stretch that ended at ``self.epoch`` is not
+        finite, or its last update left a weight that is not (which the next epoch's loss would
+        show: after the last epoch, no loss would)."""
+        first = self.epoch - len(losses) + 1
+        finite = np.isfinite(np.asarray(losses, dtype=np.float64))
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise self.divergence(f"the loss became {losses[i]} at epoch {first + i}", first + i)
+        if not np.isfinite(self.model.params).all():
+            raise self.divergence(f"the weights became non-finite in the update of epoch "
+                                  f"{self.epoch}", self.epoch)
+
+    def divergence(self, what: str, epoch: int) -> DivergenceError:
+        """The DivergenceError for ``what`` happening in ``epoch``, with a hint."""
+        hint = f"try a lower learning rate (now {self.optimizer.lr:g})"
+        if self.clip is None:
+            hint += " or clipping the gradients"
+        return DivergenceError(f"training diverged: {what}; {hint}", epoch)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def restore(self, ckpt) -> None:
@@ -321,7 +351,8 @@ class Trainer:
         """(loss, accuracy) of the current model on (X, y)."""
         X, y = self._check_data(X, y)
         pred = self._forward_chunks(X)
-        loss, _ = self.loss_fn(pred, y)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's loss: inf, nan
+            loss, _ = self.loss_fn(pred, y)
         return loss, count_correct(pred, y) / X.shape[0]
 
 
