@@ -193,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     history = History()
     if ckpt is not None:
         trainer.restore(ckpt)
-        history = History.from_arrays(ckpt.history, ckpt.history_stride)
+        history = History.from_arrays(ckpt.history, ckpt.history_stride, ckpt.epoch)
         if trainer.epoch >= spec.epochs:
             raise UsageError(f"the run in {args.resume!r} already has {trainer.epoch} epochs; "
                              "give a larger --epochs to continue it")

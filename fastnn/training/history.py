@@ -29,8 +29,9 @@ class History:
     epoch's update, as in the lab); ``val_loss`` and ``val_accuracy`` on the validation data
     after the epoch's update, when there is validation data. ``epoch`` numbers the entries
     (from 1): every epoch until the history thins out (see the module docstring), then every
-    ``stride``-th. ``stopped_early`` when the target accuracy ended the run; ``interrupted``
-    names the signal (``SIGINT`` or ``SIGTERM``) that did, or is ``None``."""
+    ``stride``-th; :attr:`epochs` is the number of the last epoch that ran. ``stopped_early``
+    when the target accuracy ended the run; ``interrupted`` names the signal (``SIGINT`` or
+    ``SIGTERM``) that did, or is ``None``."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
@@ -38,19 +39,21 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     epoch: list[int] = field(default_factory=list)
     stride: int = 1
-    limit: int = HISTORY_LIMIT
+    ran: int = 0
+    limit: int = field(default_factory=lambda: HISTORY_LIMIT)
     stopped_early: bool = False
     interrupted: str | None = None
 
     @property
     def epochs(self) -> int:
-        """How many epochs ran (the number of the last one recorded)."""
-        return self.epoch[-1] if self.epoch else 0
+        """How many epochs ran (the number of the last one, kept or not)."""
+        return self.ran
 
     def record(self, first: int, losses: Sequence[float], accuracies: Sequence[float],
                val: Sequence[tuple[float, float]] | None = None) -> None:
         """Add epochs ``first``, ``first + 1``, ... with their metrics (and, with validation
         data, one ``(val_loss, val_accuracy)`` pair per epoch); keep what the policy keeps."""
+        self.ran = max(self.ran, first + len(losses) - 1)
         for i in range(len(losses)):
             e = first + i
             if e % self.stride:
@@ -73,15 +76,17 @@ class History:
                 setattr(self, name, [values[i] for i in keep])
 
     @classmethod
-    def from_arrays(cls, arrays: dict, stride: int = 1) -> History:
+    def from_arrays(cls, arrays: dict, stride: int = 1, ran: int | None = None) -> History:
         """The history a checkpoint stored (``{"loss": array, ...}``; without ``epoch``, the
-        entries are epochs 1, 2, ...)."""
+        entries are epochs 1, 2, ...), of a run that ran ``ran`` epochs (default: the last
+        one kept)."""
         h = cls(stride=stride)
         for name in METRICS:
             if name in arrays:
                 setattr(h, name, [float(v) for v in arrays[name]])
         h.epoch = [int(e) for e in arrays["epoch"]] if "epoch" in arrays else \
             list(range(1, len(h.loss) + 1))
+        h.ran = ran if ran is not None else h.epoch[-1] if h.epoch else 0
         return h
 
     def to_csv(self, path: str | Path) -> None:
