@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .._checks import read_json_object
+from ..io.atomic import finite_or_null, write_json, write_text
 
 #: A benchmark regresses when its yardstick-relative time grows by more than this fraction.
 DEFAULT_THRESHOLD = 0.25
@@ -294,15 +295,16 @@ def bench(out_dir: str | Path = "reports", full: bool = False, filter: str | Non
             return 1
         results = json.loads(raw.read_text())
     results["fastnn_machine"] = machine_info()
-    (out_dir / "benchmarks.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out_dir / "BENCHMARKS.md").write_text(markdown(results))
+    results = finite_or_null(results)
+    write_json(out_dir / "benchmarks.json", results, indent=1)
+    write_text(out_dir / "BENCHMARKS.md", markdown(results))
     from .plots import benchmark_chart
 
     benchmark_chart(rows(results), out_dir / "benchmarks.png")
     log(f"wrote {out_dir}/benchmarks.json, BENCHMARKS.md, benchmarks.png")
     if base is not None:
         table, regressed = compare(base, results, threshold)
-        (out_dir / "COMPARE.md").write_text(table + "\n")
+        write_text(out_dir / "COMPARE.md", table + "\n")
         log(table)
         if regressed:
             log(f"fastnn: regression past {threshold:.0%} (see above)")

@@ -162,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 2
-    except (DivergenceError, OSError) as e:
+    except DivergenceError as e:
         print(f"fastnn: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # without the "[Errno 28]" prefix
+        message = e.strerror or str(e)
+        if e.filename is not None:
+            message = f"{e.filename}: {message}"
+        print(f"fastnn: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("fastnn: interrupted", file=sys.stderr)

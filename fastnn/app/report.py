@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import datasets as data
+from ..io.atomic import write_text
 from ..nn.model import MLP
 from ..training import Trainer
 from . import plots
@@ -91,7 +92,7 @@ def run_one(spec: RunSpec) -> dict:
     loss, acc = trainer.evaluate(X, y)
     hits = np.flatnonzero(np.array(history.accuracy) == 1.0)
     return {"run": spec, "dataset": spec.data, "loss_curve": history.loss, "final_loss": loss,
-            "accuracy": acc, "first_100": int(hits[0]) + 1 if len(hits) else None,
+            "accuracy": acc, "first_100": history.epoch[hits[0]] if len(hits) else None,
             "X": X, "y": y, "pred": trainer.predict(X), "seconds": seconds}
 
 
@@ -145,5 +146,5 @@ def lab1(out: str | Path = "reports/lab1", backend: str | None = None, epochs: i
             md += ["", f"![{exp.title}, {d}: learning curves]({curve_png})",
                    f"![{exp.title}, {d}: predictions]({grid_png})"]
         md.append("")
-    (out / "REPORT.md").write_text("\n".join(md))
+    write_text(out / "REPORT.md", "\n".join(md))
     return out / "REPORT.md"

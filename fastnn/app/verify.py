@@ -23,6 +23,7 @@ import numpy as np
 from .._checks import read_json_object
 from ..backends import available_backends, get_backend
 from ..io import datasets as data
+from ..io.atomic import strict_json
 from ..nn.model import MLP, Sequential
 from .runspec import RunSpec
 
@@ -115,7 +116,7 @@ def write_golden(folder: str | Path, names=None) -> list[Path]:
         cfg = CONFIGS[name]
         result = run(cfg, "reference")
         path = folder / f"{name}.npz"
-        np.savez(path, config=np.array(json.dumps(golden_config(cfg))), **result)
+        np.savez(path, config=np.array(strict_json(golden_config(cfg))), **result)
         written.append(path)
     return written
 

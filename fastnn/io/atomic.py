@@ -94,6 +94,18 @@ def _nonfinite_at(obj, where: str = "") -> str | None:
     return None
 
 
+def finite_or_null(obj):
+    """``obj`` with every non-finite float replaced by None (JSON ``null``): for records such
+    as benchmark statistics, where a missing number is honest and a run should not fail."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
     """Write ``obj`` as strict JSON (see :func:`strict_json`), atomically."""
     write_text(path, strict_json(obj, indent=indent) + "\n")
