@@ -3,14 +3,62 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from ..io import checkpoint, datafiles
 from ..io import datasets as data
 from ..training import Trainer
 from .common import UsageError, class_labels
 from .runspec import RunSpec
+
+
+def input_text(shape: tuple[int, ...]) -> str:
+    """How a message names a model's input: ``2 features``, or, for an image model, which
+    takes each row's C*H*W features in that order, ``inputs of shape (1, 8, 8), 64 features
+    per row``."""
+    n = math.prod(shape)
+    return f"{n} features" if len(shape) == 1 else \
+        f"inputs of shape {shape}, {n} features per row"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: by inode when both exist (symlinks, hard links,
+    relative paths), else by their resolved paths."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _inputs(args: argparse.Namespace, spec: RunSpec) -> list[tuple[str, Path]]:
+    """The files predict reads: (flag, path)."""
+    files = [("--model", Path(args.model))]
+    if spec.kind == "file":
+        files.append(("--data", Path(args.data)))
+        if Path(args.data).suffix.lower() == ".npy" and datafiles.labels_path_exists(args.data):
+            files.append(("--data's labels", datafiles.labels_path_for(Path(args.data))))
+    return files
+
+
+def check_out(out: str, inputs: list[tuple[str, Path]]) -> Path:
+    """``--out`` as a path predict may write its CSV to, or UsageError: never a folder, never
+    one of its own input files, and in a folder that exists."""
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        raise UsageError(f"--out {out!r} is a folder; predict writes one CSV file: give its "
+                         f"name, e.g. {str(path / 'predictions.csv')!r}")
+    for flag, other in inputs:
+        if _same_file(path, other):
+            raise UsageError(f"--out {out!r} is the {flag} file {str(other)!r}; predict never "
+                             "writes over its input")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write to --out {out!r}: no folder {str(path.parent)!r}")
+    return path
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -20,9 +68,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     spec = RunSpec(data=args.data, label_col=args.label_col, backend=args.backend)
     if spec.kind not in ("toy", "file"):
         raise UsageError(f"--data {args.data}: predict takes a data file, xor or linear")
+    out = None if args.out is None else check_out(args.out, _inputs(args, spec))
     ckpt = checkpoint.load(args.model)
     model = ckpt.model
-    n_in = model.input_shape[0] if len(model.input_shape) == 1 else None
+    if len(model.output_shape) != 1:
+        raise UsageError(f"{args.model}: the model gives outputs of shape {model.output_shape} "
+                         "per sample; predict needs one vector of class scores")
+    shape, n_in = model.input_shape, math.prod(model.input_shape)
+    # a model trained without class values (the toy sets, the digits) predicts class indices
+    k = model.output_shape[0]
+    classes = ckpt.classes if ckpt.classes is not None else np.arange(2 if k == 1 else k,
+                                                                      dtype=float)
     if spec.kind == "toy":
         X, y = (data.generate_linear(spec.n, seed=spec.seed) if spec.data == "linear"
                 else data.generate_xor_easy())
@@ -31,37 +87,43 @@ def cmd_predict(args: argparse.Namespace) -> int:
         suffix = path.suffix.lower()
         if suffix == ".csv":  # labelled when it has one column more than the model's inputs
             ncols = datafiles.read_csv(path, has_labels=False)[0].shape[1]
-            has_labels = spec.label_col is not None or (n_in is not None and ncols == n_in + 1)
+            has_labels = spec.label_col is not None or ncols == n_in + 1
         elif suffix == ".npy":
             has_labels = datafiles.labels_path_exists(path)
         else:
             has_labels = datafiles.npz_has_labels(path)
         ds = datafiles.load_dataset(path, spec.label_col, has_labels=has_labels,
-                                    classes=ckpt.classes)
+                                    classes=classes)
         X, y = ds.X, ds.y
-    if ckpt.norm_mean is not None:
-        X = datafiles.Standardizer(ckpt.norm_mean, ckpt.norm_std)(X)
-    if X.shape[1:] != model.input_shape:
-        raise ValueError(f"the data has {X.shape[1]} features; the model takes "
-                         f"{model.input_shape[0]}")
-    if y is not None and y.shape[1] != model.output_shape[0]:
+    if X.shape[1:] != (n_in,):
+        raise ValueError(f"the data has {X.shape[1]} features per row; the model takes "
+                         f"{input_text(shape)}")
+    if y is not None and y.shape[1] != k:
         raise ValueError(f"the labels have {y.shape[1]} classes' columns; the model's output "
-                         f"has {model.output_shape[0]}")
+                         f"has {k}")
+    if ckpt.norm_mean is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = datafiles.Standardizer(ckpt.norm_mean, ckpt.norm_std)(X)
+        if not np.isfinite(X).all():
+            column = int(np.argwhere(~np.isfinite(X))[0][1])
+            raise ValueError(f"feature {column} of the data, standardized with the model's "
+                             "statistics, is beyond the range of floating point numbers")
+    X = X.reshape(len(X), *shape)  # an image model's rows hold C*H*W features, in that order
     trainer = Trainer(model, loss=(ckpt.trainer or {}).get("loss", "mse"), backend=spec.backend)
     pred = trainer.predict(X)
-    labels = class_labels(pred, ckpt.classes)
+    labels = class_labels(pred, classes)
     rows = ["row,prediction," + ",".join(f"p{i}" for i in range(pred.shape[1]))]
     rows += [f"{i},{label:g}," + ",".join(f"{v:.6g}" for v in p)
              for i, (label, p) in enumerate(zip(labels, pred, strict=True))]
-    if args.out:
-        Path(args.out).write_text("\n".join(rows) + "\n")
-    else:
-        print("\n".join(rows))
+    text = "\n".join(rows) + "\n"
     summary = f"{len(X)} predictions"
     if y is not None:
         _, acc = trainer.evaluate(X, y)
         summary += f"; accuracy={acc:.2%}"
-    if args.out:
+    if out is not None:
+        checkpoint.atomic_write(out, lambda f: f.write(text.encode()))
         summary += f"; written to {args.out}"
-    print(summary, file=sys.stderr if not args.out else sys.stdout)
+    else:
+        print(text, end="")
+    print(summary, file=sys.stderr if out is None else sys.stdout)
     return 0

@@ -3,6 +3,8 @@ backend it is handed for every numerical kernel."""
 
 from __future__ import annotations
 
+import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,10 @@ class Layer:
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample ``input_shape``; ValueError if it does not fit."""
         return input_shape
+
+    def scratch_size(self, input_shape: tuple[int, ...]) -> int:
+        """Numbers per sample the forward pass needs beyond the output (0 unless overridden)."""
+        return 0
 
     def forward(self, be: Backend, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -152,6 +158,11 @@ class Conv2d(Layer):
         return (self.cout, conv_output_size(H, KH, self.stride, self.padding),
                 conv_output_size(Wd, KW, self.stride, self.padding))
 
+    def scratch_size(self, input_shape):
+        """The unfolded (im2col) columns: C*KH*KW numbers for every output position."""
+        _, OH, OW = self.output_shape(input_shape)
+        return self.cin * math.prod(self.kernel_size) * OH * OW
+
     def bind(self, params, grads):
         super().bind(params, grads)
         self.W, self.b, self.dW, self.db = params["W"], params["b"], grads["W"], grads["b"]
@@ -218,7 +229,7 @@ class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...), and back in the backward pass."""
 
     def output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(input_shape),)
 
     def forward(self, be, x):
         self._shape = x.shape
@@ -239,9 +250,15 @@ LAYERS: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Con
 
 
 def layer_from_config(cfg: dict[str, Any]) -> Layer:
-    """Rebuild a layer from its :meth:`Layer.config`."""
+    """Rebuild a layer from its :meth:`Layer.config`; ValueError for anything else."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"a layer is described by an object with a 'type', got {cfg!r}")
     cfg = dict(cfg)
     kind = cfg.pop("type", None)
-    if kind not in LAYERS:
+    if not isinstance(kind, str) or kind not in LAYERS:
         raise ValueError(f"unknown layer type {kind!r}; choose from: {', '.join(LAYERS)}")
+    try:
+        inspect.signature(LAYERS[kind]).bind(**cfg)
+    except TypeError as e:
+        raise ValueError(f"{kind} layer {cfg}: {e}") from None
     return LAYERS[kind](**cfg)

@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import check_dtype, check_positive
 from ..backends.base import Backend
+from ..memory import check_fits
 from .activations import check_activation
 from .init import get_initializer
 from .layers import Activation, Dense, Layer
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What sets a model's memory use, in elements (Python ints: they never overflow).
+
+    ``params`` counts the parameters; ``per_sample`` the numbers one sample keeps during a
+    forward pass (its input, every layer's output, a convolution's unfolded columns);
+    ``itemsize`` the bytes of one number.
+    """
+
+    params: int
+    per_sample: int
+    itemsize: int
+
+    def nbytes(self, batch: int = 0, slots: int = 0, training: bool = True,
+               model: bool = True) -> int:
+        """Bytes for the parameters and their gradients (unless not ``model``: they exist
+        already), ``slots`` optimizer state arrays, and the activations of ``batch`` samples
+        (twice as many when training: the backward pass holds a gradient per activation)."""
+        buffers = self.params * (2 * int(model) + slots)
+        return self.itemsize * (buffers + self.per_sample * batch * (2 if training else 1))
+
+
+def plan(layers: Sequence[Layer], input_shape: tuple[int, ...],
+         dtype="float64") -> tuple[tuple[int, ...], Footprint]:
+    """The output shape and :class:`Footprint` of ``layers`` on per-sample ``input_shape``,
+    from shapes alone: nothing is allocated. ValueError when the shapes do not chain."""
+    itemsize = check_dtype(dtype).itemsize
+    input_shape = tuple(input_shape)
+    for d in input_shape:
+        check_positive("input size", d, integer=True)
+    shape, params, per_sample = input_shape, 0, math.prod(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            scratch = layer.scratch_size(shape)
+            shape = layer.output_shape(shape)
+        except ValueError as e:
+            raise ValueError(f"layer {i} ({layer!r}) does not fit: {e}") from None
+        params += sum(math.prod(s) for s in layer.param_shapes.values())
+        per_sample += scratch + math.prod(shape)
+    return shape, Footprint(params, per_sample, itemsize)
 
 
 class Sequential:
@@ -44,22 +89,16 @@ class Sequential:
                 raise ValueError("input_shape is required when the first layer is not Dense")
             input_shape = (first.din,)
         self.input_shape = tuple(input_shape)
-        shape = self.input_shape
-        for i, layer in enumerate(self.layers):
-            try:
-                shape = layer.output_shape(shape)
-            except ValueError as e:
-                raise ValueError(f"layer {i} ({layer!r}) does not fit: {e}") from None
-        self.output_shape = shape
-
-        sizes = [int(np.prod(s)) for layer in self.layers for s in layer.param_shapes.values()]
-        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.output_shape, self.footprint = plan(self.layers, self.input_shape, self.dtype)
+        check_fits(self.footprint.nbytes(), f"a model of {self.footprint.params:,} parameters "
+                   "(with their gradients)")
+        self.params = np.zeros(self.footprint.params, dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         offset = 0
         for layer in self.layers:
             p, g = {}, {}
             for name, s in layer.param_shapes.items():
-                n = int(np.prod(s))
+                n = math.prod(s)
                 p[name] = self.params[offset:offset + n].reshape(s)
                 g[name] = self.grads[offset:offset + n].reshape(s)
                 offset += n

@@ -13,6 +13,7 @@ import numpy as np
 from .._checks import check_finite, check_positive
 from ..backends import get_backend
 from ..io.checkpoint import CheckpointError
+from ..memory import check_fits
 from ..nn.losses import count_correct, get_loss
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip, get_optimizer
@@ -100,7 +101,7 @@ class Trainer:
         self.epoch = 0
 
     # -- data ---------------------------------------------------------------------------------
-    def _check_X(self, X) -> np.ndarray:
+    def _check_X(self, X, batch_size: int | None = None, training: bool = False) -> np.ndarray:
         X = np.asarray(X)
         want = self.model.input_shape
         if X.ndim != len(want) + 1 or X.shape[1:] != want:
@@ -108,12 +109,30 @@ class Trainer:
             raise ValueError(f"X has shape {X.shape}; the model takes (N, {per_sample})")
         if X.shape[0] == 0:
             raise ValueError("X has no rows")
+        self._check_memory(X, batch_size, training)
         X = np.ascontiguousarray(X, dtype=self.model.dtype)
         check_finite("X", X)
         return X
 
-    def _check_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
-        X = self._check_X(X)
+    def _check_memory(self, X: np.ndarray, batch_size: int | None, training: bool) -> None:
+        """Refuse, before allocating, work on X that cannot fit in the memory available: a copy
+        of X in the model's dtype, the optimizer state (training) or the outputs (predicting),
+        and the activations of one batch (of PREDICT_CHUNK rows when predicting)."""
+        footprint, N = self.model.footprint, len(X)
+        rows = min(N, batch_size or N) if training else min(N, PREDICT_CHUNK)
+        need = footprint.nbytes(batch=rows, training=training, model=False,
+                                slots=len(self.optimizer.slots) if training else 0)
+        if not (X.flags.c_contiguous and X.dtype == self.model.dtype):
+            need += X.size * footprint.itemsize
+        if not training:
+            need += N * math.prod(self.model.output_shape) * footprint.itemsize
+        what = (f"training on batches of {rows:,} rows" if training
+                else f"running the model on {N:,} rows")
+        check_fits(need, f"{what} (a model of {footprint.params:,} parameters)")
+
+    def _check_data(self, X, y, batch_size: int | None = None,
+                    training: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        X = self._check_X(X, batch_size, training)
         y = np.asarray(y)
         want = (X.shape[0], *self.model.output_shape)
         if y.ndim == 1 and self.model.output_shape == (1,):
@@ -220,7 +239,7 @@ class Trainer:
             log = log or logger.info
         if checkpoint_every is not None:
             check_positive("checkpoint_every", checkpoint_every, integer=True)
-        X, y = self._check_data(X, y)
+        X, y = self._check_data(X, y, batch_size, training=True)
         if val_data is not None:
             val_data = self._check_data(*val_data)
         if progress is None:
@@ -307,8 +326,10 @@ class Trainer:
         """Continue from a :class:`fastnn.io.checkpoint.Checkpoint` of a run with these settings.
 
         Loads weights, optimizer state and step count, the shuffling generator and the epoch
-        count; raises CheckpointError when the checkpoint's architecture, dtype, loss or
-        optimizer differ from this trainer's.
+        count; raises CheckpointError when the checkpoint's architecture, dtype, loss, clip or
+        optimizer differ from this trainer's (:func:`fastnn.io.checkpoint.load` has checked
+        each entry's type and shape; this checks that they fit this trainer), and changes
+        nothing then.
         """
         if ckpt.model.config() != self.model.config():
             raise CheckpointError("the checkpoint's architecture differs from this model's: "
@@ -323,16 +344,31 @@ class Trainer:
                 f"the checkpoint was trained with {ckpt.trainer['loss']} and "
                 f"{ckpt.optimizer['name']} {ckpt.optimizer['hyperparams']}; this trainer has "
                 f"{self.loss} and {opt.name} {opt.hyperparams()}")
+        clip_was = ckpt.trainer["clip"]
+        if (None if clip_was is None else tuple(clip_was)) != self.clip:
+            raise CheckpointError(f"the checkpoint was trained with gradient clip {clip_was}; "
+                                  f"this trainer has {self.clip}")
         if set(ckpt.optimizer_state) != set(opt.slots):
             raise CheckpointError(f"the checkpoint's optimizer state has "
                                   f"{sorted(ckpt.optimizer_state)}, {opt.name} needs "
                                   f"{sorted(opt.slots)}")
+        for k, v in ckpt.optimizer_state.items():
+            if v.shape != self.model.params.shape or v.dtype != self.model.dtype:
+                raise CheckpointError(f"the checkpoint's optimizer state {k} is {v.dtype} "
+                                      f"{v.shape}; the parameters are {self.model.dtype} "
+                                      f"{self.model.params.shape}")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = ckpt.trainer["rng"]
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise CheckpointError("the checkpoint's shuffling generator state is not "
+                                  f"{type(rng.bit_generator).__name__}'s") from None
         self.model.params[...] = ckpt.model.params
         opt.reset(self.model.params)
         for k, v in ckpt.optimizer_state.items():
             opt.state[k][...] = v
         opt.t = int(ckpt.optimizer["t"])
-        self._rng.bit_generator.state = ckpt.trainer["rng"]
+        self._rng.bit_generator.state = rng.bit_generator.state
         self.epoch = int(ckpt.epoch)
 
     def _forward_chunks(self, X: np.ndarray) -> np.ndarray:
