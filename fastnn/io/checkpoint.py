@@ -161,7 +161,10 @@ class _Archive:
 
     def read(self, name: str) -> np.ndarray:
         with self.zip.open(self.members[name].info) as fp:
-            return npformat.read_array(fp, allow_pickle=False)
+            a = npformat.read_array(fp, allow_pickle=False)
+            if fp.read(1):  # reading to the end also checks the member's CRC-32
+                raise self.bad(f"{name} has data after its array")
+        return a
 
     def integer(self, name: str, lo: int = 0, hi: int = _MAX_INT) -> int:
         a = self.read(name)

@@ -321,10 +321,18 @@ def _truncate(n):
     return lambda p: p.write_bytes(p.read_bytes()[:n])
 
 
-def _flip(offset_from_end):
+def _flip_in(member):
+    """Flip a byte in the middle of ``member``'s data (its CRC-32 no longer matches)."""
     def damage(p):
+        import struct
+        import zipfile
+        with zipfile.ZipFile(p) as z:
+            info = z.getinfo(member)
         b = bytearray(p.read_bytes())
-        b[len(b) - offset_from_end] ^= 0xFF
+        name_len, extra_len = struct.unpack("<HH", b[info.header_offset + 26:
+                                                    info.header_offset + 30])
+        start = info.header_offset + 30 + name_len + extra_len
+        b[start + info.compress_size - 8] ^= 0xFF  # inside the last stored value
         p.write_bytes(bytes(b))
     return damage
 
@@ -355,7 +363,9 @@ WHOLE_FILE = [
     ("zip-of-text", _zip_of_text, "not a readable fastnn checkpoint"),
     ("truncated-half", lambda p: _truncate(len(p.read_bytes()) // 2)(p), "not a readable"),
     ("truncated-100", _truncate(100), "not a readable"),
-    ("flipped-data-byte", _flip(1500), "fastnn checkpoint"),
+    ("flipped-params-byte", _flip_in("params.npy"), "Bad CRC-32"),
+    ("flipped-history-byte", _flip_in("history.loss.npy"), "Bad CRC-32"),
+    ("flipped-meta-byte", _flip_in("meta.npy"), "Bad CRC-32"),
     ("folder", _into_dir, "is a folder"),
     ("fifo", _fifo, "not a regular file"),
     ("symlink-loop", _loop, "model.npz"),

@@ -113,4 +113,4 @@ def test_predict_refuses_a_diverged_checkpoint(tmp_path, capsys, trained):
     ckpt.model.params[3] = np.nan
     bad = tmp_path / "bad.npz"
     checkpoint.save(bad, ckpt.model)
-    assert_error(cli(["predict", "--model", bad, "--data", "xor"], capsys), 2, "finite")
+    assert_error(cli(["predict", "--model", bad, "--data", "xor"], capsys), 2, "NaN or inf")
