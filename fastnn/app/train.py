@@ -47,7 +47,7 @@ def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoin
     change; UsageError when another option differs from the stored run's."""
     folder = Path(args.resume)
     path = folder / "model.npz"
-    if not path.exists():
+    if not os.path.lexists(path):  # anything else there (a loop, a folder): load says what
         raise UsageError(f"cannot resume: no checkpoint {str(path)!r}")
     ckpt = checkpoint.load(path)
     raw = ckpt.meta.get("spec") or {}

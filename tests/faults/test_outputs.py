@@ -113,6 +113,7 @@ def _tmpfs(path: Path, size_kb: int) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_full_disk_never_leaves_half_a_file(tmp_path):
     """A real small tmpfs (as root), each size failing at a different write."""
     disk = tmp_path / "disk"
