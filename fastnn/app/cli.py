@@ -155,10 +155,10 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "verify": cmd_verify,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fastnn`` console script; returns the exit code."""
-    terminate_cleanly()
     try:
-        args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        with terminate_cleanly():
+            args = build_parser().parse_args(argv)
+            return COMMANDS[args.command](args)
     except (UsageError, ValueError) as e:
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 2

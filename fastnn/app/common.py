@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -47,15 +48,22 @@ class Terminated(BaseException):
     """SIGTERM outside the epoch loop: ends the command like Ctrl-C, with exit code 143."""
 
 
-def terminate_cleanly() -> None:
-    """Make SIGTERM raise :class:`Terminated` in the main thread, so files being written are
-    finished or removed (the epoch loop turns it into a flag instead, like Ctrl-C)."""
+@contextmanager
+def terminate_cleanly():
+    """Inside, SIGTERM raises :class:`Terminated` in the main thread, so files being written are
+    finished or removed (the epoch loop turns it into a flag instead, like Ctrl-C); the previous
+    handler is restored on leaving."""
     def handler(signum, frame):
         raise Terminated
     try:
-        signal.signal(signal.SIGTERM, handler)
+        previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
-        pass
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class OutFolder:
