@@ -12,6 +12,7 @@ import numpy as np
 
 from ..io import checkpoint, datafiles
 from ..io import datasets as data
+from ..io.atomic import remove_stale_temps, write_text
 from ..training import Trainer
 from .common import UsageError, class_labels
 from .runspec import RunSpec
@@ -121,7 +122,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _, acc = trainer.evaluate(X, y)
         summary += f"; accuracy={acc:.2%}"
     if out is not None:
-        checkpoint.atomic_write(out, lambda f: f.write(text.encode()))
+        remove_stale_temps(out.parent)  # a killed predict's, into this folder
+        write_text(out, text)
         summary += f"; written to {args.out}"
     else:
         print(text, end="")

@@ -261,3 +261,15 @@ def test_the_next_run_removes_a_killed_runs_temporary_files(tmp_path, capsys):
     assert cli(["train", "--epochs", "20", "--quiet", "--out", out], capsys).code == 0
     assert not dead.exists() and live.exists()
     assert temp_files(out) == [live]
+
+
+def test_predict_removes_a_killed_predicts_temporary_file(tmp_path, capsys, trained):
+    dest = tmp_path / "preds"
+    dest.mkdir()
+    dead = dest / ".p.csv.tmp-999999999"
+    dead.write_text("row,prediction\n0,")
+    result = cli(["predict", "--model", trained / "model.npz", "--data", "xor", "--out",
+                  dest / "p.csv"], capsys)
+    assert result.code == 0, result.err
+    assert not dead.exists() and (dest / "p.csv").read_text().count("\n") == 22
+    assert_no_temp(dest)
