@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from fastnn.io import checkpoint
+from fastnn.io import atomic
 
 from ._ckpt import train_file_run
 from .conftest import assert_error, assert_no_temp, cli
@@ -101,10 +101,11 @@ def test_predictions_replace_an_old_file_atomically(work, capsys, monkeypatch):
     assert_no_temp(work)
 
 
-def test_the_atomic_writer_is_the_checkpoints(work, capsys, monkeypatch):
+def test_predictions_go_through_the_one_atomic_writer(work, capsys, monkeypatch):
     calls = []
-    real = checkpoint.atomic_write
-    monkeypatch.setattr(checkpoint, "atomic_write", lambda p, w: (calls.append(p), real(p, w)))
+    real = atomic.atomic_write
+    monkeypatch.setattr(atomic, "atomic_write",
+                        lambda p, w, **kw: (calls.append(p), real(p, w, **kw)))
     assert cli(["predict", "--model", "model.npz", "--data", "data.csv", "--out", "q.csv"],
                capsys).code == 0
     assert [str(p) for p in calls] == ["q.csv"]
