@@ -258,6 +258,13 @@ def unknown_data(data: str) -> SpecError:
                      f"{', '.join(DATASETS)}, or a .csv/.npz/.npy file")
 
 
+def data_path(data: str) -> str:
+    """A data file's absolute path, its symlinks kept: messages name the file the user named,
+    and whether it exists, loops or can be read is the reader's to say when it opens it (a
+    path resolved here would fail on a symlink loop before the reader could say so)."""
+    return os.path.abspath(data)
+
+
 def _check(field: str, value):
     if value is None and field in _MAY_BE_NONE:
         return None
@@ -318,7 +325,7 @@ class RunSpec:
         for field in _CHECKS:
             object.__setattr__(self, field, _check(field, getattr(self, field)))
         if kind == "file":
-            object.__setattr__(self, "data", str(Path(self.data).resolve()))
+            object.__setattr__(self, "data", data_path(self.data))
         self._check_combination(kind)
 
     def _check_combination(self, kind: str) -> None:

@@ -23,7 +23,7 @@ from ..nn.model import MLP
 from ..nn.zoo import digits_cnn
 from ..training import History, Trainer
 from .common import UsageError, class_labels, prepare_out_dir, remove_empty
-from .runspec import RunSpec, flag, given, unknown_data
+from .runspec import RunSpec, data_path, flag, given, unknown_data
 
 #: Options a resumed run may change; every other one is taken from the checkpoint.
 RESUME_MAY_CHANGE = {"epochs", "log_every", "checkpoint_every", "quiet", "threads", "resume",
@@ -59,7 +59,7 @@ def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoin
         if key in RESUME_MAY_CHANGE:
             continue
         if key == "data" and stored.kind == "file":
-            value = str(Path(value).resolve())
+            value = data_path(value)
         if value != theirs[key]:
             raise UsageError(f"{flag(key)} {value!r} differs from the resumed run's "
                              f"{theirs[key]!r}; a resumed run keeps its settings")
