@@ -125,6 +125,12 @@ def read_json_object(path, what: str) -> dict:
         raise ValueError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{what} {str(path)!r} is not valid JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text") from None
+    except (ValueError, RecursionError) as e:  # a 5000-digit number, 100000 nested brackets
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise ValueError(f"{what} {str(path)!r} is not JSON fastnn can read: {reason}") \
+            from None
     if not isinstance(raw, dict):
         raise ValueError(f"{what} {str(path)!r} must hold a JSON object")
     return raw
