@@ -48,7 +48,7 @@ def _check_learnable(loss: str, model: Sequential) -> None:
     problem = unlearnable(loss, _output_activation(model), model.output_shape[0])
     if problem is not None:
         reason, fix = problem
-        use = " with ".join(f"{'an' if k == 'loss' else 'a'} {v} {k.replace('_', ' ')}"
+        use = " with ".join(f"the {v} loss" if k == "loss" else f"a {v} output activation"
                             for k, v in fix.items())
         raise ValueError(f"{reason}; use {use}")
 
