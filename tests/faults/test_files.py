@@ -365,6 +365,23 @@ def test_a_file_of_extreme_magnitudes_trains_to_finite_results(tmp_path, capsys,
     _assert_finite_run(out)
 
 
+@pytest.mark.parametrize("text", [
+    ".5,-3,1e300\n 2 ,-3.6e-156,0\n+1,.5,1e300\n2,-7.04e16,0\n",  # found by hypothesis
+    "1e-300,1e300,0\n2e-300,-1e300,1\n3e-300,5e299,0\n4e-300,0,1\n",
+    "0,0,0\n1e-320,1e308,1\n0,1e308,0\n1e-320,0,1\n",
+])
+def test_columns_of_unlike_spans_train_and_plot(tmp_path, capsys, text):
+    """Two features whose spans differ by 1e16 or more: the comparison figure is drawn (an
+    equal-aspect plot of them made matplotlib's transform singular: exit 2 after training)."""
+    path = tmp_path / "unlike.csv"
+    path.write_text(text)
+    out = tmp_path / "run"
+    result = cli(["train", "--data", path, "--epochs", "5", "--quiet", "--out", out], capsys)
+    assert result.code == 0, result.err
+    assert (out / "comparison.png").stat().st_size > 0
+    _assert_finite_run(out)
+
+
 def _assert_finite_run(out: Path) -> None:
     config = json.loads((out / "config.json").read_text())
     assert np.isfinite(config["final_loss"])
