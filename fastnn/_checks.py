@@ -68,6 +68,41 @@ def check_in_range(kind: str, value: object, lo: float, hi: float, integer: bool
     return value
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, (bool, np.bool_))
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        return False
+
+
+def check_clip(clip: object, kind: str = "clip") -> tuple[float, float] | None:
+    """Gradient clipping bounds as ``(lo, hi)`` floats, or None for None.
+
+    ``clip`` is a number C > 0, meaning [-C, C], or a pair (lo, hi) with lo < 0 < hi: a range
+    that leaves out 0 would push every gradient one way, and the weights could only drift.
+    Python and NumPy numbers alike; ValueError naming ``kind`` otherwise.
+    """
+    if clip is None:
+        return None
+    if _is_number(clip):
+        pair = (-clip, clip)
+    elif isinstance(clip, (tuple, list, np.ndarray)) and np.ndim(clip) == 1 and len(clip) == 2:
+        pair = tuple(clip)
+    else:
+        pair = ()
+    if len(pair) != 2 or not all(_is_number(v) and _finite(v) for v in pair) \
+            or not pair[0] < 0 < pair[1]:
+        shown = list(clip) if isinstance(clip, (tuple, list)) else clip
+        raise ValueError(f"{kind} must be a positive number C (clip to [-C, C]) or a pair "
+                         f"LO < 0 < HI of finite numbers, got {shown!r}")
+    return float(pair[0]), float(pair[1])
+
+
 def check_dtype(dtype: object) -> np.dtype:
     """Return ``dtype`` as a NumPy float dtype (float64 or float32), else raise ValueError."""
     try:
@@ -90,6 +125,12 @@ def read_json_object(path, what: str) -> dict:
         raise ValueError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{what} {str(path)!r} is not valid JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text") from None
+    except (ValueError, RecursionError) as e:  # a 5000-digit number, 100000 nested brackets
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise ValueError(f"{what} {str(path)!r} is not JSON fastnn can read: {reason}") \
+            from None
     if not isinstance(raw, dict):
         raise ValueError(f"{what} {str(path)!r} must hold a JSON object")
     return raw

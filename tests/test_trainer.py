@@ -152,7 +152,7 @@ def test_bad_trainer_settings(kwargs, match):
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"epochs": 2.5}, "epochs must be a positive integer"),
     ({"epochs": 5, "batch_size": 0}, "batch size must be a positive integer"),
-    ({"epochs": 5, "target_accuracy": 1.5}, r"target accuracy must be in \(0, 1\]"),
+    ({"epochs": 5, "target_accuracy": 1.5}, r"target accuracy must be a number in \(0, 1\]"),
 ])
 def test_bad_fit_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -48,21 +48,36 @@ def comparison(X: np.ndarray, y: np.ndarray, pred: np.ndarray, path: str | Path,
         keep = np.sort(np.random.default_rng(0).choice(len(X), MAX_POINTS, replace=False))
         X, y, pred = X[keep], y[keep], pred[keep]
         title = f"{title} ({MAX_POINTS:,} points shown)".strip()
+    # matplotlib's axis ticks overflow near 1e308 and lose 1e-300s: an extreme column is drawn
+    # divided by its largest |x|, which its axis label states
+    X = np.array(X, dtype=np.float64)
+    units = ["", ""]
+    for j in range(2):
+        top = float(np.abs(X[:, j]).max()) if len(X) else 0.0
+        if top > 1e100 or 0 < top < 1e-100:
+            X[:, j] /= top
+            units[j] = f" (x {top:.3g})"
+    # equal axes only for comparable spans: 1 against 1e16 makes matplotlib's transform singular
+    spans = np.ptp(X, axis=0) if len(X) else np.zeros(2)
+    equal = spans.min() > 0 and spans.max() < 100 * spans.min()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
-    for ax, labels, name in ((axes[0], y[:, 0] > 0.5, "Ground truth"),
-                             (axes[1], pred[:, 0] > 0.5, "Predict result")):
-        ax.scatter(X[~labels, 0], X[~labels, 1], c="red", s=25, label="0")
-        ax.scatter(X[labels, 0], X[labels, 1], c="blue", s=25, label="1")
-        ax.set_title(name)
-        ax.set_xlabel("x0")
-        ax.set_aspect("equal", adjustable="box")
-    axes[0].set_ylabel("x1")
-    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), title="class")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path, dpi=100)
-    plt.close(fig)
+    try:
+        for ax, labels, name in ((axes[0], y[:, 0] > 0.5, "Ground truth"),
+                                 (axes[1], pred[:, 0] > 0.5, "Predict result")):
+            ax.scatter(X[~labels, 0], X[~labels, 1], c="red", s=25, label="0")
+            ax.scatter(X[labels, 0], X[labels, 1], c="blue", s=25, label="1")
+            ax.set_title(name)
+            ax.set_xlabel("x0" + units[0])
+            if equal:
+                ax.set_aspect("equal", adjustable="box")
+        axes[0].set_ylabel("x1" + units[1])
+        axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), title="class")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        _save(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def learning_curve(curves: dict[str, Sequence[float]], path: str | Path, title: str = "",

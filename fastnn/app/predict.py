@@ -85,15 +85,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 else data.generate_xor_easy())
     else:
         path = Path(args.data)  # as the user wrote it, so messages name the file their way
-        suffix = path.suffix.lower()
-        if suffix == ".csv":  # labelled when it has one column more than the model's inputs
-            ncols = datafiles.read_csv(path, has_labels=False)[0].shape[1]
-            has_labels = spec.label_col is not None or ncols == n_in + 1
-        elif suffix == ".npy":
-            has_labels = datafiles.labels_path_exists(path)
-        else:
-            has_labels = datafiles.npz_has_labels(path)
-        ds = datafiles.load_dataset(path, spec.label_col, has_labels=has_labels,
+        # read once (a pipe cannot be read twice); a CSV is labelled when it has one column
+        # more than the model's inputs
+        ds = datafiles.load_dataset(path, spec.label_col, has_labels=None, n_features=n_in,
                                     classes=classes)
         X, y = ds.X, ds.y
     if X.shape[1:] != (n_in,):

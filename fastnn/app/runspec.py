@@ -34,18 +34,17 @@ refused up front instead of failing deep in a run):
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .._checks import check_choice, check_dtype, check_in_range
+from .._checks import check_choice, check_clip, check_dtype, check_in_range
 from ..backends import available_backends
 from ..io.datasets import DATASETS
 from ..nn.activations import ACTIVATIONS
 from ..nn.init import INITIALIZERS
-from ..nn.losses import LOSSES
+from ..nn.losses import LOSSES, unlearnable
 from ..nn.optim import OPTIMIZERS
 from ..threads import check_threads
 
@@ -170,17 +169,10 @@ def _hidden(value):
 
 
 def _clip(value):
-    values = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else value
-    if not isinstance(values, (list, tuple)):
-        raise ValueError(f"{_NAME} takes C or LO HI, got {value!r}")
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     if len(values) not in (1, 2):
         raise ValueError(f"{_NAME} takes C or LO HI, got {len(values)} numbers")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                  for v in values)
-    if not numbers or not (values[0] > 0 if len(values) == 1 else values[0] < values[1]):
-        raise ValueError(f"{_NAME} must be a positive number C (clip to [-C, C]) or a pair "
-                         f"LO < HI of finite numbers, got {list(values)}")
+    check_clip(values[0] if len(values) == 1 else values, kind=_NAME)  # the trainer's rule
     return tuple(float(v) for v in values)
 
 
@@ -258,6 +250,13 @@ def unknown_data(data: str) -> SpecError:
                      f"{', '.join(DATASETS)}, or a .csv/.npz/.npy file")
 
 
+def data_path(data: str) -> str:
+    """A data file's absolute path, its symlinks kept: messages name the file the user named,
+    and whether it exists, loops or can be read is the reader's to say when it opens it (a
+    path resolved here would fail on a symlink loop before the reader could say so)."""
+    return os.path.abspath(data)
+
+
 def _check(field: str, value):
     if value is None and field in _MAY_BE_NONE:
         return None
@@ -318,7 +317,7 @@ class RunSpec:
         for field in _CHECKS:
             object.__setattr__(self, field, _check(field, getattr(self, field)))
         if kind == "file":
-            object.__setattr__(self, "data", str(Path(self.data).resolve()))
+            object.__setattr__(self, "data", data_path(self.data))
         self._check_combination(kind)
 
     def _check_combination(self, kind: str) -> None:
@@ -340,6 +339,16 @@ class RunSpec:
         if self.val_split is not None and kind == "digits":
             raise SpecError("val_split", f"{_NAME} does not apply to digits, which keep a 20% "
                             "test split")
+        # what the data's kind fixes up front (a file's classes are known once it is read:
+        # the trainer refuses the same combinations then)
+        outputs = {"toy": 1, "digits": 10}.get(kind)
+        problem = None if self.loss is None else \
+            unlearnable(self.loss, self.output_activation, outputs)
+        if problem is not None:
+            reason, fix = problem
+            raise SpecError("loss", f"{_NAME} {self.loss} with --output-activation "
+                            f"{self.output_activation} on {self.data!r}: {reason}; use "
+                            + " ".join(f"{flag(k)} {v}" for k, v in fix.items()))
         if self.label_col is not None and kind != "file":
             raise SpecError("label_col", f"{_NAME} applies to data files only")
 

@@ -25,7 +25,7 @@ from ..nn.model import MLP
 from ..nn.zoo import digits_cnn
 from ..training import DivergenceError, History, Trainer
 from .common import OutFolder, UsageError, class_labels
-from .runspec import RunSpec, flag, given, unknown_data
+from .runspec import RunSpec, data_path, flag, given, unknown_data
 
 #: Options a resumed run may change; every other one is taken from the checkpoint.
 RESUME_MAY_CHANGE = {"epochs", "log_every", "checkpoint_every", "quiet", "threads", "resume",
@@ -61,7 +61,7 @@ def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoin
         if key in RESUME_MAY_CHANGE:
             continue
         if key == "data" and stored.kind == "file":
-            value = str(Path(value).resolve())
+            value = data_path(value)
         if value != theirs[key]:
             raise UsageError(f"{flag(key)} {value!r} differs from the resumed run's "
                              f"{theirs[key]!r}; a resumed run keeps its settings")
@@ -121,7 +121,7 @@ def resolve(spec: RunSpec, task: Task) -> RunSpec:
         return spec
     two = task.y.shape[1] == 1
     return replace(spec, output_activation=spec.output_activation or (
-                       "sigmoid" if two else "identity"),
+                       "sigmoid" if two or spec.loss == "bce" else "identity"),
                    loss=spec.loss or ("bce" if two else "softmax_cross_entropy"))
 
 

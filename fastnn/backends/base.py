@@ -107,6 +107,20 @@ class FusedHook(Protocol):
         """A compiled step for ``spec``, or None when this backend cannot fuse it."""
 
 
+def check_arrays(kernel: str, **arrays: object) -> None:
+    """Raise ValueError naming the first argument that is not a NumPy array (a list, a number):
+    one isinstance per argument, at every kernel's public entry."""
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{kernel}: {name} must be a NumPy array, got "
+                             f"{type(a).__name__} {_short(a)}")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def check_same_float_dtype(kernel: str, *arrays: np.ndarray) -> None:
     """Raise ValueError unless all arrays share one dtype, float64 or float32."""
     dt = arrays[0].dtype
@@ -117,6 +131,7 @@ def check_same_float_dtype(kernel: str, *arrays: np.ndarray) -> None:
 
 def check_dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
     """Raise ValueError unless x (N, Din), W (Din, Dout), b (Dout,) fit together."""
+    check_arrays("dense_forward", x=x, W=W, b=b)
     if x.ndim != 2 or W.ndim != 2 or b.ndim != 1 or x.shape[1] != W.shape[0] \
             or b.shape[0] != W.shape[1]:
         raise ValueError(
@@ -128,6 +143,7 @@ def check_dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
 
 def check_dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray) -> None:
     """Raise ValueError unless x (N, Din), W (Din, Dout), dout (N, Dout) fit together."""
+    check_arrays("dense_backward", x=x, W=W, dout=dout)
     if x.ndim != 2 or W.ndim != 2 or dout.ndim != 2 or x.shape[1] != W.shape[0] \
             or dout.shape != (x.shape[0], W.shape[1]):
         raise ValueError(
@@ -139,6 +155,7 @@ def check_dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray) -> None
 
 def check_activation_backward(y: np.ndarray, dy: np.ndarray) -> None:
     """Raise ValueError unless y and dy have one shape and one float dtype."""
+    check_arrays("activation_backward", y=y, dy=dy)
     if y.shape != dy.shape:
         raise ValueError(f"activation_backward: y {y.shape} and dy {dy.shape} differ in shape")
     check_same_float_dtype("activation_backward", y, dy)
@@ -161,6 +178,7 @@ def _check_int(kernel: str, kind: str, value: object, minimum: int) -> int:
 def check_conv2d(kernel: str, x: np.ndarray, W: np.ndarray, b_or_dout: np.ndarray | None,
                  stride: object, padding: object, backward: bool = False) -> tuple[int, int]:
     """Check a conv2d call; return (OH, OW). ``b_or_dout`` is b (forward) or dout (backward)."""
+    check_arrays(kernel, x=x, W=W, **{"dout" if backward else "b": b_or_dout})
     stride = _check_int(kernel, "stride", stride, 1)
     padding = _check_int(kernel, "padding", padding, 0)
     if x.ndim != 4 or W.ndim != 4:
@@ -229,6 +247,7 @@ def pool_params(kernel: str, size: object, stride: object) -> tuple[int, int, in
 def check_max_pool2d(kernel: str, x: np.ndarray, dout: np.ndarray | None, size: object,
                      stride: object) -> tuple[int, int, int, int, int]:
     """Check a max_pool2d call; return (KH, KW, stride, OH, OW)."""
+    check_arrays(kernel, x=x, **({"dout": dout} if kernel.endswith("backward") else {}))
     KH, KW, s = pool_params(kernel, size, stride)
     if x.ndim != 4:
         raise ValueError(f"{kernel}: x {x.shape} must be 4-D; want x (N, C, H, W)")

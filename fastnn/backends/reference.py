@@ -12,6 +12,7 @@ import numpy as np
 from ..nn import activations
 from .base import (
     check_activation_backward,
+    check_arrays,
     check_conv2d,
     check_dense_backward,
     check_dense_forward,
@@ -52,6 +53,7 @@ def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
     """y = f(z) with the formula from :mod:`fastnn.nn.activations`."""
     if name not in activations.FORWARD:
         activations.check_activation(name)
+    check_arrays("activation_forward", z=z)
     check_same_float_dtype("activation_forward", z)
     return activations.FORWARD[name](z)
 

@@ -87,6 +87,30 @@ LOSSES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]] 
 }
 
 
+#: Output activations whose values lie in (0, 1), as ``bce`` needs.
+PROBABILITY_OUTPUTS = frozenset({"sigmoid"})
+
+
+def unlearnable(loss: str, output_activation: str | None,
+                outputs: int | None) -> tuple[str, dict[str, str]] | None:
+    """Why ``loss`` cannot train a network whose last activation is ``output_activation``
+    ("identity" when none) with ``outputs`` output units, and settings that can; None when it
+    can (or when what it depends on is not known yet: None).
+
+    Returns ``(reason, fix)``, ``fix`` mapping ``loss`` / ``output_activation`` to a value.
+    """
+    if loss == "softmax_cross_entropy" and outputs == 1:
+        return ("softmax_cross_entropy over one output unit cannot learn: the softmax of one "
+                "number is always 1, so its gradient is always 0",
+                {"loss": "bce", "output_activation": "sigmoid"})
+    if loss == "bce" and output_activation is not None \
+            and output_activation not in PROBABILITY_OUTPUTS:
+        return (f"bce needs outputs in (0, 1), probabilities, and the {output_activation} output "
+                "activation does not give them: the loss is clipped and its gradient misleads",
+                {"output_activation": "sigmoid"})
+    return None
+
+
 #: A single output counts as class 1 above this value (labels too).
 THRESHOLD = 0.5
 

@@ -10,11 +10,12 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .._checks import check_finite, check_positive
+from .._checks import check_clip, check_finite, check_in_range, check_positive
 from ..backends import get_backend
 from ..io.checkpoint import CheckpointError
 from ..memory import check_fits
-from ..nn.losses import count_correct, get_loss
+from ..nn.layers import Activation
+from ..nn.losses import count_correct, get_loss, unlearnable
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip, get_optimizer
 from ..threads import check_threads, limit_threads
@@ -39,15 +40,23 @@ class DivergenceError(FloatingPointError):
         self.epoch = epoch
 
 
-def _check_clip(clip) -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    lo_hi = (-clip, clip) if np.isscalar(clip) else tuple(clip)
-    if len(lo_hi) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v)
-                                  for v in lo_hi) or not lo_hi[0] < lo_hi[1]:
-        raise ValueError(f"clip must be a positive number C (clip to [-C, C]) or a pair lo < hi, "
-                         f"got {clip!r}")
-    return float(lo_hi[0]), float(lo_hi[1])
+def _output_activation(model: Sequential) -> str:
+    """The activation a model's outputs come out of: "identity" after a layer with weights."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, Activation):
+            return layer.name
+        if layer.param_shapes:
+            return "identity"
+    return "identity"
+
+
+def _check_learnable(loss: str, model: Sequential) -> None:
+    problem = unlearnable(loss, _output_activation(model), model.output_shape[0])
+    if problem is not None:
+        reason, fix = problem
+        use = " with ".join(f"the {v} loss" if k == "loss" else f"a {v} output activation"
+                            for k, v in fix.items())
+        raise ValueError(f"{reason}; use {use}")
 
 
 class Trainer:
@@ -87,12 +96,14 @@ class Trainer:
         self.backend = get_backend(backend)
         self.loss = loss
         self.loss_fn = get_loss(loss)
+        _check_learnable(loss, model)
         if isinstance(optimizer, Optimizer):
             self.optimizer = optimizer
         else:
             self.optimizer = get_optimizer(optimizer, lr, **optimizer_options)
-        self.clip = _check_clip(clip)
-        self.seed = seed
+        self.clip = check_clip(clip)
+        # a NumPy integer seed is stored as a Python int (it goes into a checkpoint's JSON)
+        self.seed = int(seed) if isinstance(seed, np.integer) else seed
         self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
         self._fused_for, self._fused_strategy = None, None
@@ -231,9 +242,8 @@ class Trainer:
         check_positive("epochs", epochs, integer=True)
         if batch_size is not None:
             check_positive("batch size", batch_size, integer=True)
-        if target_accuracy is not None and not (
-                isinstance(target_accuracy, (int, float)) and 0 < target_accuracy <= 1):
-            raise ValueError(f"target accuracy must be in (0, 1], got {target_accuracy!r}")
+        if target_accuracy is not None:
+            check_in_range("target accuracy", target_accuracy, 0, 1, lo_open=True)
         if log_every is not None:
             check_positive("log_every", log_every, integer=True)
             log = log or logger.info

@@ -36,6 +36,7 @@ from numba.extending import intrinsic
 from ...nn import activations
 from ..base import (
     check_activation_backward,
+    check_arrays,
     check_dense_backward,
     check_dense_forward,
     check_same_float_dtype,
@@ -266,6 +267,7 @@ def _code(name: str) -> int:
 def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
     """y = f(z), elementwise, any shape."""
     code = _code(name)
+    check_arrays("activation_forward", z=z)
     check_same_float_dtype("activation_forward", z)
     z = np.ascontiguousarray(z)
     return _activation_forward(code, z.reshape(1, -1)).reshape(z.shape)
