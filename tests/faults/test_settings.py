@@ -57,7 +57,6 @@ REFUSED_FOR_A_FILE = [
     (TWO, ["--loss", "softmax_cross_entropy"], ["one output unit", "bce", "sigmoid"]),
     (TWO, ["--loss", "softmax_cross_entropy", "--output-activation", "identity"],
      ["one output unit"]),
-    (THREE, ["--loss", "bce"], ["identity", "sigmoid"]),
     *[(TWO, ["--loss", "bce", "--output-activation", act], ["--output-activation sigmoid"])
       for act in NOT_PROBABILITIES],
     *[(THREE, ["--loss", "bce", "--output-activation", act], ["(0, 1)"])
@@ -80,6 +79,7 @@ def test_a_files_classes_refuse_what_cannot_learn(tmp_path, capsys, text, argv, 
 LEARNABLE = [
     (THREE, ["--loss", "mse", "--output-activation", "identity"]),
     (THREE, ["--loss", "bce", "--output-activation", "sigmoid"]),
+    (THREE, ["--loss", "bce"]),  # bce chooses the sigmoid output for any number of classes
     (THREE, ["--loss", "softmax_cross_entropy"]),
     (TWO, ["--loss", "mse", "--output-activation", "tanh"]),
     (TWO, ["--loss", "bce"]),
