@@ -41,6 +41,19 @@ def test_verify_config_file_and_errors(tmp_path, capsys):
     assert "unknown config 'nope'" in capsys.readouterr().err
 
 
+def test_verify_the_labs_network(tmp_path, capsys):
+    assert main(["verify", "--config", "lab-net-xor-sigmoid-sgd"]) == 0
+    out = capsys.readouterr().out
+    assert "numba" in out and "trajectory lab-net-xor-sigmoid-sgd: 300 epochs" in out
+    assert " NO" not in out
+    cfg = tmp_path / "lab.json"
+    cfg.write_text(json.dumps({"data": "linear", "epochs": 20, "lr": 0.1, "bias": False,
+                               "rng": "legacy", "init": "small", "output_activation": "tanh",
+                               "activation": "tanh", "clip": [-1024, 1023]}))
+    assert main(["verify", "--config", str(cfg), "--backends", "numpy"]) == 0
+    assert "trajectory lab: 20 epochs" in capsys.readouterr().out
+
+
 def test_bench_writes_reports_and_compares(tmp_path, capsys):
     out = tmp_path / "reports"
     assert main(["bench", "--filter", "yardstick", "--out", str(out)]) == 0

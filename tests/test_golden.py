@@ -71,3 +71,46 @@ def test_golden_catches_a_wrong_result():
     with pytest.raises(AssertionError):
         assert_rel_close(wrong["params"], golden["params"], 1e-10, "weights")
     assert np.isfinite(wrong["loss"]).all()
+
+
+LAB_NET = [p for p in GOLDEN if p.stem.startswith("lab-net-")]
+
+
+def test_the_labs_network_has_golden_trajectories():
+    assert {p.stem for p in LAB_NET} == {"lab-net-linear-sigmoid-sgd", "lab-net-xor-sigmoid-sgd",
+                                         "lab-net-xor-tanh-sgd", "lab-net-xor-relu-sgd"}
+
+
+@pytest.mark.parametrize("path", LAB_NET, ids=lambda p: p.stem)
+def test_lab_net_goldens_start_from_the_labs_weights(path):
+    """Each lab-net file describes the lab's network (28 weights drawn by np.random.seed, the
+    activation at the output too, the lab's clip, SGD at lr 0.1) and the run starts from the
+    legacy draws."""
+    cfg, golden = verify.read_golden(path)
+    assert (cfg.bias, cfg.rng, cfg.init, cfg.clip) == (False, "legacy", "normal", (-1024, 1023))
+    assert cfg.output_activation == cfg.activation and (cfg.optimizer, cfg.lr) == ("sgd", 0.1)
+    model, _, _ = verify.build(cfg)
+    assert golden["params"].shape == model.params.shape == (28,)
+    np.testing.assert_array_equal(
+        model.params, np.random.RandomState(cfg.seed).standard_normal(28))
+    assert golden["loss"][-1] < golden["loss"][0]  # it trained
+
+
+def test_a_lab_net_golden_catches_biases_or_the_modern_generator():
+    cfg, golden = verify.read_golden(LAB_NET[0])
+    for wrong in (replace(cfg, bias=True), replace(cfg, rng="default")):
+        with pytest.raises(AssertionError):
+            assert_rel_close(verify.run(wrong, "numpy")["loss"], golden["loss"], 1e-10, "loss")
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"bias": "no"}, "bias must be true or false, got 'no'"),
+    ({"rng": "mt"}, "unknown rng 'mt'; choose from: default, legacy"),
+    ({"rng": "legacy", "seed": 2**40}, r"seed must be an integer in \[0, 4294967295\]"),
+    ({"data": "lab-cnn", "model": "cnn", "bias": False}, "bias applies to MLPs"),
+])
+def test_bad_model_settings_in_a_config(tmp_path, settings, match):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"data": "xor", **settings}))
+    with pytest.raises(ValueError, match=match):
+        verify.config_from_json(path)

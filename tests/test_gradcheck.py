@@ -80,3 +80,26 @@ def test_whole_network(activation, loss):
     analytic = model.grads.copy()
     numeric = numeric_grad(f, model.params)
     assert rel_error(analytic, numeric) < RTOL
+
+
+@pytest.mark.parametrize("backend", fastnn.available_backends())
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_dense_without_bias(activation, backend):
+    """A network of Dense(bias=False) layers (the lab's): its gradient, through the model's own
+    backward pass on every backend, holds the weights' entries only and matches the numbers."""
+    be = fastnn.get_backend(backend)
+    rng = np.random.default_rng(5)
+    model = fastnn.MLP([3, 4, 3, 2], activation=activation, output_activation=activation,
+                       init="xavier", seed=6, bias=False)
+    assert model.params.size == 3 * 4 + 4 * 3 + 3 * 2
+    X = rng.standard_normal((6, 3))
+    X[np.abs(X) < 1e-2] = 0.5
+    y = rng.uniform(size=(6, 2))
+
+    def f():
+        return losses.mse(model.forward(R, X), y)[0]
+
+    _, dout = losses.mse(model.forward(be, X), y)
+    model.backward(be, dout)
+    analytic = model.grads.copy()
+    assert rel_error(analytic, numeric_grad(f, model.params)) < RTOL

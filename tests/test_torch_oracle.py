@@ -24,10 +24,11 @@ def torch_twin(model, activation):
     layers = []
     for layer in model.layers:
         if isinstance(layer, fastnn.Dense):
-            lin = torch.nn.Linear(layer.din, layer.dout).double()
+            lin = torch.nn.Linear(layer.din, layer.dout, bias=layer.bias).double()
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+                if layer.bias:
+                    lin.bias.copy_(torch.from_numpy(layer.b.copy()))
             layers.append(lin)
         else:
             layers.append(TORCH_ACT[layer.name]())
@@ -66,3 +67,33 @@ def test_matches_pytorch(optimizer, activation, backend):
     assert_rel_close(history.loss, torch_losses, 1e-10, "losses")
     assert_rel_close(model.layers[0].W, net[0].weight.detach().numpy().T, 1e-10, "W0")
     assert_rel_close(model.layers[-2].b, net[-2].bias.detach().numpy(), 1e-10, "b_last")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_the_labs_network_matches_pytorch(activation, backend):
+    """No biases (28 weights), the lab's legacy N(0, 1) draws, the activation at the output
+    too, gradients clamped to [-1024, 1023] before each SGD step."""
+    X, y = fastnn.data.generate_linear(100, seed=11)
+    model = fastnn.MLP([2, 4, 4, 1], activation=activation, output_activation=activation,
+                       seed=2, bias=False, rng="legacy")
+    net = torch_twin(model, activation)
+    assert sum(p.numel() for p in net.parameters()) == model.params.size == 28
+    opt = torch.optim.SGD(net.parameters(), 0.5)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    torch_losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(Xt), yt)
+        loss.backward()
+        for p in net.parameters():
+            p.grad.clamp_(-1024, 1023)
+        opt.step()
+        torch_losses.append(loss.item())
+    trainer = fastnn.Trainer(model, lr=0.5, backend=backend, clip=(-1024, 1023))
+    history = trainer.fit(X, y, epochs=60)
+    assert (trainer._fused() is not None) == (backend == "numba")
+    assert torch_losses[-1] < torch_losses[0]
+    assert_rel_close(history.loss, torch_losses, 1e-10, "losses")
+    for i, layer in enumerate(model.layers[::2]):
+        assert_rel_close(layer.W, net[2 * i].weight.detach().numpy().T, 1e-10, f"W{i}")

@@ -61,6 +61,9 @@ class Backend(Protocol):
 class FusedSpec:
     """What a backend's fused step is built from: an MLP's shape and the definitions to run.
 
+    The parameters are laid out as the model's flat buffer holds them: layer by layer, W
+    (Din, Dout) row-major, then b (Dout,) for a layer that has one.
+
     The functions are the very definitions the per-layer path applies to whole arrays, written
     with arithmetic and NumPy ufuncs so that they also run on single numbers:
     ``loss_point(pred, y, N, eps) -> (term, dterm)`` (:data:`fastnn.nn.losses.POINTWISE`),
@@ -71,6 +74,7 @@ class FusedSpec:
 
     dims: tuple[int, ...]  #: layer widths, input first
     activations: tuple[str, ...]  #: the activation after each Dense layer ("identity": none)
+    biases: tuple[bool, ...]  #: whether each Dense layer has a bias (False: out = x @ W)
     dtype: str
     slots: int  #: how many state slots the rule uses (0, 1 or 2); the others get 0.0
     loss_point: Callable

@@ -23,8 +23,9 @@ class Layer:
         """Attach this layer's parameter and gradient views (names as in ``param_shapes``)."""
         self.params, self.grads = params, grads
 
-    def initialize(self, init, rng: np.random.Generator) -> None:
-        """Fill parameters in place from ``init(din, dout, rng)``; parameter-free layers skip."""
+    def initialize(self, init, rng) -> None:
+        """Fill parameters in place from ``init(din, dout, rng)`` (``rng`` a NumPy Generator or
+        RandomState); parameter-free layers skip."""
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for per-sample ``input_shape``; ValueError if it does not fit."""
@@ -46,44 +47,68 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected layer: out = x @ W + b, x (N, Din), W (Din, Dout), b (Dout,)."""
+    """Fully connected layer: out = x @ W + b, x (N, Din), W (Din, Dout), b (Dout,).
 
-    def __init__(self, din: int, dout: int) -> None:
+    Parameters
+    ----------
+    din, dout : int
+        Input and output units.
+    bias : bool
+        With ``bias=False`` the layer is out = x @ W and has no ``b`` at all: its only
+        parameter is W (``b`` and ``db`` are None), as in the lab's network.
+    """
+
+    def __init__(self, din: int, dout: int, bias: bool = True) -> None:
         self.din = int(check_positive("layer size", din, integer=True))
         self.dout = int(check_positive("layer size", dout, integer=True))
-        self.param_shapes = {"W": (self.din, self.dout), "b": (self.dout,)}
+        if not isinstance(bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be true or false, got {bias!r}")
+        self.bias = bool(bias)
+        self.param_shapes = {"W": (self.din, self.dout)}
+        if self.bias:
+            self.param_shapes["b"] = (self.dout,)
 
     def initialize(self, init, rng):
         self.W[...] = init(self.din, self.dout, rng)
-        self.b[...] = 0.0
+        if self.bias:
+            self.b[...] = 0.0
 
     def output_shape(self, input_shape):
         if input_shape != (self.din,):
             raise ValueError(
-                f"Dense({self.din}, {self.dout}) takes inputs of shape ({self.din},), "
-                f"got {input_shape}"
+                f"{self!r} takes inputs of shape ({self.din},), got {input_shape}"
             )
         return (self.dout,)
 
     def bind(self, params, grads):
         super().bind(params, grads)
-        self.W, self.b, self.dW, self.db = params["W"], params["b"], grads["W"], grads["b"]
+        self.W, self.dW = params["W"], grads["W"]
+        self.b, self.db = params.get("b"), grads.get("b")
+        # Without a bias the kernels (whose contract takes one) are handed -0.0s: z + (-0.0) is
+        # z for every z, signed zeros included, so the output is x @ W to the bit.
+        self._b = self.b if self.bias else np.full(self.dout, -0.0, dtype=self.W.dtype)
 
     def forward(self, be, x):
         self._x = x
-        return be.dense_forward(x, self.W, self.b)
+        return be.dense_forward(x, self.W, self._b)
 
     def backward(self, be, dout, need_dx=True):
         dx, dW, db = be.dense_backward(self._x, self.W, dout, need_dx=need_dx)
         self.dW[...] = dW
-        self.db[...] = db
+        if self.bias:
+            self.db[...] = db
         return dx
 
     def config(self):
-        return {"type": "Dense", "din": self.din, "dout": self.dout}
+        # bias is named only when off, so a layer with one is described as before (and older
+        # fastnn reads the checkpoint); a config without it means bias=True.
+        cfg = {"type": "Dense", "din": self.din, "dout": self.dout}
+        if not self.bias:
+            cfg["bias"] = False
+        return cfg
 
     def __repr__(self) -> str:
-        return f"Dense({self.din}, {self.dout})"
+        return f"Dense({self.din}, {self.dout}{'' if self.bias else ', bias=False'})"
 
 
 class Activation(Layer):

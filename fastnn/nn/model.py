@@ -12,7 +12,7 @@ from .._checks import check_dtype, check_positive
 from ..backends.base import Backend
 from ..memory import check_fits
 from .activations import check_activation
-from .init import get_initializer
+from .init import check_generator, generator, get_initializer
 from .layers import Activation, Dense, Layer
 
 
@@ -73,15 +73,22 @@ class Sequential:
         Seed of the initializer's generator; the same seed gives the same weights.
     dtype : str or dtype
         ``float64`` (default) or ``float32``.
+    rng : str
+        The generator the seed makes (:data:`fastnn.nn.init.GENERATORS`): ``default``,
+        NumPy's ``default_rng``; or ``legacy``, ``np.random.RandomState`` (what the lab's
+        ``np.random.seed`` seeds; seed in [0, 2**32 - 1]). Either way the layers draw their
+        weight matrices from it in layer order, (Din, Dout) each, and biases are zeros, not
+        drawn.
     """
 
     def __init__(self, layers: Sequence[Layer], input_shape: tuple[int, ...] | None = None,
-                 init: str = "normal", seed: int | None = None, dtype="float64") -> None:
+                 init: str = "normal", seed: int | None = None, dtype="float64",
+                 rng: str = "default") -> None:
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("a model needs at least one layer")
         self.dtype = check_dtype(dtype)
-        self.init = init
+        self.init, self.rng = init, check_generator(rng, seed)
         initializer = get_initializer(init)
         if input_shape is None:
             first = self.layers[0]
@@ -105,9 +112,9 @@ class Sequential:
             layer.bind(p, g)
         self._first_with_params = next(
             (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
-        rng = np.random.default_rng(seed)
+        source = generator(rng, seed)
         for layer in self.layers:
-            layer.initialize(initializer, rng)
+            layer.initialize(initializer, source)
 
     def forward(self, be: Backend, x: np.ndarray) -> np.ndarray:
         """Run every layer's forward kernel on backend ``be``; x (N, *input_shape)."""
@@ -142,8 +149,14 @@ class Sequential:
 
 
 def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: str = "sigmoid",
-        init: str = "normal", seed: int | None = None, dtype="float64") -> Sequential:
-    """A multi-layer perceptron: Dense layers with biases, ``activation`` between them.
+        init: str = "normal", seed: int | None = None, dtype="float64", bias: bool = True,
+        rng: str = "default") -> Sequential:
+    """A multi-layer perceptron: Dense layers, ``activation`` between them.
+
+    The lab's own network, its 28 weights exactly as its program draws them::
+
+        MLP([2, 4, 4, 1], activation=act, output_activation=act, init="normal", seed=2,
+            bias=False, rng="legacy")
 
     Parameters
     ----------
@@ -153,9 +166,12 @@ def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: st
     activation : str
         Hidden-layer activation: ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``.
     output_activation : str
-        Activation after the last Dense layer (``sigmoid`` for 0/1 labels).
-    init, seed, dtype
+        Activation after the last Dense layer (``sigmoid`` for 0/1 labels; the lab used its
+        hidden activation there too).
+    init, seed, dtype, rng
         As for :class:`Sequential`.
+    bias : bool
+        False: Dense layers without biases (out = x @ W), as in the lab.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -166,6 +182,6 @@ def MLP(sizes: Sequence[int], activation: str = "sigmoid", output_activation: st
     check_activation(output_activation)
     layers: list[Layer] = []
     for i, (din, dout) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(Dense(din, dout))
+        layers.append(Dense(din, dout, bias=bias))
         layers.append(Activation(output_activation if i == len(sizes) - 2 else activation))
-    return Sequential(layers, init=init, seed=seed, dtype=dtype)
+    return Sequential(layers, init=init, seed=seed, dtype=dtype, rng=rng)

@@ -65,27 +65,30 @@ def fused_spec(model: Sequential, loss: str, loss_fn: Callable,
                opt: Optimizer) -> FusedSpec | None:
     """What a fused step for this run is built from, or None when it cannot be fused.
 
-    Fusable: layers exactly ``Dense``, each optionally followed by one ``Activation``, on flat
-    inputs; a pointwise loss (:data:`fastnn.nn.losses.POINTWISE`) that ``loss_fn`` still is;
-    an optimizer whose step is :meth:`Optimizer.step` (its ``rule`` is then all it does).
+    Fusable: layers exactly ``Dense`` (with or without bias), each optionally followed by one
+    ``Activation``, on flat inputs; a pointwise loss (:data:`fastnn.nn.losses.POINTWISE`) that
+    ``loss_fn`` still is; an optimizer whose step is :meth:`Optimizer.step` (its ``rule`` is
+    then all it does).
     """
     point = POINTWISE.get(loss)
     if point is None or loss_fn is not LOSSES[loss] \
             or type(opt).step is not Optimizer.step or len(model.input_shape) != 1:
         return None
-    dims, acts, prev = [model.input_shape[0]], [], None
+    dims, acts, biases, prev = [model.input_shape[0]], [], [], None
     for layer in model.layers:
         if type(layer) is Dense:
             dims.append(layer.dout)
             acts.append("identity")
+            biases.append(layer.bias)
         elif type(layer) is Activation and type(prev) is Dense:
             acts[-1] = layer.name
         else:
             return None
         prev = layer
-    return FusedSpec(dims=tuple(dims), activations=tuple(acts), dtype=model.dtype.name,
-                     slots=len(opt.slots), loss_point=point, coefficients=opt.coefficients,
-                     rule=opt.rule, clip=clip, same_side=same_side)
+    return FusedSpec(dims=tuple(dims), activations=tuple(acts), biases=tuple(biases),
+                     dtype=model.dtype.name, slots=len(opt.slots), loss_point=point,
+                     coefficients=opt.coefficients, rule=opt.rule, clip=clip,
+                     same_side=same_side)
 
 
 class Fused:

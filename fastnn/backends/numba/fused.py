@@ -54,14 +54,15 @@ def _build(loss_point, coefficients, rule, clip, same_side, slots):
     hit = compile_definition(same_side)
 
     @jit(error_model="numpy")
-    def fused_epochs(X, Y, params, grads, s1, s2, h, t0, dims, codes, eps, do_clip, lo, hi,
-                     target, M, abuf, dbuf, terms, losses, correct):
+    def fused_epochs(X, Y, params, grads, s1, s2, h, t0, dims, codes, has_b, eps, do_clip, lo,
+                     hi, target, M, abuf, dbuf, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
         whose accuracy reaches ``target`` (>= 0) or whose loss is not finite).
 
         X (N, D0), Y (N, DL); params, grads, s1, s2 flat (P,) (s1, s2 the optimizer's state
         slots, scratch for unused ones); h the hyper-parameters, t0 the steps taken so far;
-        dims (L+1,) layer widths; codes (L,) activation codes; abuf, dbuf flat
+        dims (L+1,) layer widths; codes (L,) activation codes; has_b (L,) 1 for a layer with
+        a bias, 0 for one without (its parameters are W alone); abuf, dbuf flat
         (M * sum(dims),): X transposed, then each layer's output, feature-major (D, M); dbuf
         their gradients; terms (1, M) scratch; losses (E,), correct (E,) filled per epoch.
         """
@@ -74,13 +75,15 @@ def _build(loss_point, coefficients, rule, clip, same_side, slots):
         for i in range(L + 1):
             aoff[i + 1] = aoff[i] + M * dims[i]
         for i in range(L):
-            poff[i + 1] = poff[i] + dims[i] * dims[i + 1] + dims[i + 1]
+            poff[i + 1] = poff[i] + dims[i] * dims[i + 1] + dims[i + 1] * has_b[i]
         # every block's view, made once per call: a view made in the epoch loop costs ~20 ns
         A = [abuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
         D = [dbuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
         boff = poff[:L] + dims[:L] * dims[1:]  # layer i's b: params[boff[i]:poff[i + 1]]
         Ws = [params[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
-        Bs = [params[boff[i]:poff[i + 1]] for i in range(L)]
+        # a layer without bias adds -0.0s, as the per-layer path does: z + (-0.0) is z
+        nob = np.full(dims[1:].max(), -0.0, dtype=params.dtype)
+        Bs = [params[boff[i]:poff[i + 1]] if has_b[i] else nob[:dims[i + 1]] for i in range(L)]
         GWs = [grads[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
         GBs = [grads[boff[i]:poff[i + 1]] for i in range(L)]
         xT = A[0]
@@ -159,8 +162,9 @@ def _build(loss_point, coefficients, rule, clip, same_side, slots):
                     for k in range(din):
                         for j in range(dout):
                             gW[k, j] = _dot_rows(a, k, dz, j, N)
-                for j in range(dout):
-                    gb[j] = _sum_row(dz, j, N)
+                if has_b[i_l]:
+                    for j in range(dout):
+                        gb[j] = _sum_row(dz, j, N)
                 if i_l > 0:
                     dprev = D[i_l]
                     if big:
@@ -212,6 +216,7 @@ class FusedStep:
         self.spec = spec
         self.dims = np.array(spec.dims, dtype=np.int64)
         self.codes = np.array([ACTIVATION_CODES[a] for a in spec.activations], dtype=np.int64)
+        self.has_b = np.array(spec.biases, dtype=np.int64)
         self.dtype = np.dtype(spec.dtype)
         self._eps = float(np.finfo(self.dtype).eps)
         self._epochs = _build(spec.loss_point, spec.coefficients, spec.rule, spec.clip,
@@ -255,8 +260,8 @@ class FusedStep:
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
         args = (X, y, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t, self.dims,
-                self.codes, self._eps, clip is not None, lo, hi, target, self._M, self._abuf,
-                self._dbuf, self._terms, losses, correct)
+                self.codes, self.has_b, self._eps, clip is not None, lo, hi, target, self._M,
+                self._abuf, self._dbuf, self._terms, losses, correct)
         if not self._compiled:  # compile first: a failure must leave every array untouched
             try:
                 self._epochs.compile(tuple(typeof(a) for a in args))
