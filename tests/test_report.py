@@ -43,7 +43,7 @@ def test_every_run_is_the_lab_run_with_the_lab_s_variations():
                        if getattr(run, f.name) != getattr(base, f.name)} - {"name", "data"}
             # what the lab varied, and nothing else (seed, init, loss, epochs stay the lab's)
             assert changed <= {"lr", "hidden", "activation", "output_activation", "optimizer",
-                               "fresh_data"}, (run.name, changed)
+                               "fresh_data", "test_seed"}, (run.name, changed)
 
 
 def test_run_one_trains_the_spec_it_is_given():

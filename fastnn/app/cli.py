@@ -70,6 +70,17 @@ def _add_train(sub) -> None:
     p.add_argument("--loss", help=f"{', '.join(LOSSES)} (mse; softmax_cross_entropy; bce for "
                    "two classes, else softmax_cross_entropy)")
     p.add_argument("--seed", type=int, help="seed of weights, data, splits and shuffling (2)")
+    p.add_argument("--test-seed", type=int, metavar="SEED",
+                   help="seed of the linear data's held-out test set (--seed + 1)")
+    p.add_argument("--no-bias", dest="bias", action="store_false", default=None,
+                   help="Dense layers without biases (the lab's network)")
+    p.add_argument("--rng", help="weight draws: default (NumPy's Generator) or legacy "
+                   "(np.random.seed + normal/randn, as the lab's code)")
+    p.add_argument("--lab", action="store_true", default=None,
+                   help="the lab's own network and output: no biases, legacy draws from seed "
+                   "2, the activation at the output too, MSE, SGD lr 0.1, gradients clipped to "
+                   "[-1024, 1023]; lines 'Iter i | ground truth = t | prediction = p' and "
+                   "'Acc = a'. Other flags still override")
     p.add_argument("--batch-size", type=int, help="mini-batch size (full; 64; full)")
     p.add_argument("--clip", type=float, nargs="+", metavar="C",
                    help="clip weight gradients: C for [-C, C], or LO HI (the lab: -1024 1023)")

@@ -14,9 +14,10 @@ mentions them.
 Upper bounds (every number has one, so a typo such as ``--epochs 100000000000000000000000`` is
 refused up front instead of failing deep in a run):
 
-- epochs, ``--log-every``, ``--checkpoint-every``: :data:`MAX_EPOCHS` (10**8). The history keeps
-  a loss and an accuracy per epoch as Python floats (~64 bytes an epoch): 10**8 epochs is already
-  ~6 GB of history, so a larger count can never finish. Runs meant to go "until Ctrl-C" fit.
+- epochs, ``--log-every``, ``--checkpoint-every``: :data:`MAX_EPOCHS` (10**8). Memory does not
+  set it (the history is bounded: :mod:`fastnn.training.history`); time does: 10**8 epochs of
+  the lab's network take several minutes on the numba backend and days per-layer, so a larger
+  count is a typo. A run meant to go on longer continues with ``--resume``.
 - ``--n``: :data:`MAX_N` (10**7) generated points or digits (the digits have 1,797 anyway).
 - ``--batch-size``: :data:`MAX_BATCH_SIZE` (10**9): a batch of at least the data's rows is the
   full batch, so the bound only catches typos.
@@ -43,7 +44,7 @@ from .._checks import check_choice, check_clip, check_dtype, check_in_range
 from ..backends import available_backends
 from ..io.datasets import DATASETS
 from ..nn.activations import ACTIVATIONS
-from ..nn.init import INITIALIZERS
+from ..nn.init import GENERATORS, INITIALIZERS, MAX_LEGACY_SEED
 from ..nn.losses import LOSSES, unlearnable
 from ..nn.optim import OPTIMIZERS
 from ..threads import check_threads
@@ -80,6 +81,15 @@ DEFAULTS: dict[str, dict] = {
              "batch_size": None, "standardize": True},
     "lab": {**_TOY, "init": "he"},
 }
+for _defaults in DEFAULTS.values():  # settings every kind defaults alike (--lab changes them)
+    _defaults.update(bias=True, rng="default", clip=None, test_seed=None)
+#: What ``--lab`` sets, unless a flag says otherwise: the lab's own network and training (no
+#: biases, NumPy's legacy draws from seed 2, MSE and SGD at its lr 0.1, gradients clipped to
+#: [-1024, 1023]); its output activation is the hidden one (:data:`LAB_SAME_AS_HIDDEN`).
+LAB = {"hidden": (4, 4), "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1, "loss": "mse",
+       "init": "normal", "bias": False, "rng": "legacy", "clip": (-1024.0, 1023.0),
+       "batch_size": None}
+LAB_SAME_AS_HIDDEN = "output_activation"
 #: Keys of stored settings that are derived, not set: read back, they are ignored.
 DERIVED = frozenset({"kind", "sizes"})
 
@@ -98,9 +108,13 @@ class _KindDefault:
 KIND_DEFAULT: object = _KindDefault()
 
 
+#: Settings whose flag turns them off.
+_NEGATED = {"standardize": "--no-standardize", "bias": "--no-bias"}
+
+
 def flag(field: str) -> str:
     """The command-line flag of a setting: ``batch_size`` -> ``--batch-size``."""
-    return "--no-standardize" if field == "standardize" else "--" + field.replace("_", "-")
+    return _NEGATED.get(field) or "--" + field.replace("_", "-")
 
 
 class SpecError(ValueError):
@@ -196,15 +210,19 @@ _CHECKS: dict[str, Callable] = {
     "epochs": _int(1, MAX_EPOCHS),
     "loss": _choice("loss", LOSSES),
     "init": _choice("init", INITIALIZERS),
+    "bias": _bool,
+    "rng": _choice("rng", GENERATORS),
     "batch_size": _int(1, MAX_BATCH_SIZE),
     "standardize": _bool,
     "seed": _int(0, MAX_SEED),
+    "test_seed": _int(0, MAX_SEED),
     "backend": _choice("backend", available_backends),
     "dtype": _dtype,
     "threads": _threads,
     "clip": _clip,
     "target_acc": _number(0, 1),
     "fresh_data": _bool,
+    "lab": _bool,
     "val_split": _number(0, 1, hi_open=True),
     "label_col": _str,
     "log_every": _int(1, MAX_EPOCHS),
@@ -214,6 +232,7 @@ _CHECKS: dict[str, Callable] = {
     "name": _str,
 }
 _MAY_BE_NONE = frozenset({"n", "output_activation", "loss", "batch_size", "threads", "clip",
+                          "test_seed",
                           "target_acc", "val_split", "label_col", "log_every",
                           "checkpoint_every", "out", "name"})
 
@@ -292,15 +311,19 @@ class RunSpec:
     epochs: int = KIND_DEFAULT
     loss: str | None = KIND_DEFAULT
     init: str = KIND_DEFAULT
+    bias: bool = KIND_DEFAULT
+    rng: str = KIND_DEFAULT
     batch_size: int | None = KIND_DEFAULT
     standardize: bool = KIND_DEFAULT
     seed: int = 2
     backend: str = "numpy"
     dtype: str = "float64"
     threads: int | None = None
-    clip: tuple[float, ...] | None = None
+    clip: tuple[float, ...] | None = KIND_DEFAULT
     target_acc: float | None = None
     fresh_data: bool = False
+    test_seed: int | None = KIND_DEFAULT
+    lab: bool = False
     val_split: float | None = None
     label_col: str | None = None
     log_every: int | None = None
@@ -311,9 +334,20 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         kind = kind_of(self.data)
+        if self.lab is True:  # checked with the rest below; the preset comes first
+            if self.output_activation is KIND_DEFAULT:
+                object.__setattr__(self, LAB_SAME_AS_HIDDEN, self.activation
+                                   if self.activation is not KIND_DEFAULT else LAB["activation"])
+            for field, value in LAB.items():
+                if getattr(self, field) is KIND_DEFAULT:
+                    object.__setattr__(self, field, value)
         for field, value in DEFAULTS[kind].items():
             if getattr(self, field) is KIND_DEFAULT:
                 object.__setattr__(self, field, value)
+        if self.data == "linear" and self.test_seed is None and isinstance(self.seed, int):
+            # the held-out linear set: its own draw, from the next seed (stored, so explicit)
+            object.__setattr__(self, "test_seed", self.seed + 1 if self.seed < MAX_SEED
+                               else self.seed - 1)
         for field in _CHECKS:
             object.__setattr__(self, field, _check(field, getattr(self, field)))
         if kind == "file":
@@ -321,6 +355,21 @@ class RunSpec:
         self._check_combination(kind)
 
     def _check_combination(self, kind: str) -> None:
+        if self.lab and kind != "toy":
+            raise SpecError("lab", f"{_NAME} is the lab's network on its data (xor or linear), "
+                            f"not {self.data!r}")
+        if self.rng == "legacy" and self.seed > MAX_LEGACY_SEED:
+            raise SpecError("seed", f"{_NAME} must be an integer in [0, {MAX_LEGACY_SEED}] with "
+                            f"--rng legacy (NumPy's RandomState), got {self.seed}")
+        if self.model != "mlp" and (not self.bias or self.rng != "default"):
+            field = "bias" if not self.bias else "rng"
+            raise SpecError(field, f"{_NAME} applies to MLPs; the {self.model} keeps its "
+                            "biases and the default generator")
+        if self.test_seed is not None and self.data != "linear":
+            why = ("is a fixed grid of 21 points: there is nothing to hold out"
+                   if self.data == "xor" else "has its own held-out part (--val-split; the "
+                   "digits keep 20% for testing)")
+            raise SpecError("test_seed", f"{_NAME}: {self.data!r} {why}")
         for field in ("output_activation", "loss"):
             if getattr(self, field) is None and kind != "file":  # files: chosen from the labels
                 raise SpecError(field, f"{_NAME} is needed for {self.data!r}; only a data "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,8 @@ from .._checks import read_json_object
 from ..backends import available_backends, get_backend
 from ..io import datasets as data
 from ..io.atomic import strict_json
-from ..nn.init import check_generator
 from ..nn.model import MLP, Sequential
-from .runspec import _NAME, RunSpec, SpecError
+from .runspec import RunSpec
 
 #: float64 tolerance (relative) between a backend and the reference.
 RTOL = {"float64": 1e-10, "float32": 1e-4}
@@ -41,38 +39,12 @@ CONFIG_KEYS = ("name", "data", "activation", "optimizer", "lr", "epochs", "hidde
 CONFIG_DEFAULTS = {"epochs": 300}
 
 
-@dataclass(frozen=True)
-class VerifyConfig(RunSpec):
-    """A RunSpec with the two model settings it does not hold yet: ``bias`` (False: Dense
-    layers without biases) and ``rng`` (``default`` or ``legacy``, the generator the seed makes:
-    :data:`fastnn.nn.init.GENERATORS`). MLPs only; the lab CNN keeps both defaults.
-
-    When RunSpec gains ``bias`` and ``rng`` (``fastnn train --no-bias --rng legacy``), this
-    class goes and verify uses RunSpec again: the golden files need no change.
-    """
-
-    bias: bool = True
-    rng: str = "default"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.bias, bool):
-            raise SpecError("bias", f"{_NAME} must be true or false, got {self.bias!r}")
-        try:
-            check_generator(self.rng, self.seed)
-        except ValueError as e:
-            raise SpecError("rng", f"{_NAME}: {e}") from None
-        if self.model != "mlp" and (not self.bias or self.rng != "default"):
-            raise SpecError("bias" if not self.bias else "rng",
-                            f"{_NAME} applies to MLPs; the {self.model} keeps its default")
-
-
-def config_from_json(path: str | Path) -> VerifyConfig:
+def config_from_json(path: str | Path) -> RunSpec:
     """Read a configuration from a JSON object with keys among :data:`CONFIG_KEYS`; its name
     defaults to the file's stem. ValueError naming the key for an unknown or invalid one."""
     raw = read_json_object(path, "config")
     raw.setdefault("name", Path(path).stem)
-    return VerifyConfig.from_dict(raw, what=f"config {str(path)!r}", keys=CONFIG_KEYS,
+    return RunSpec.from_dict(raw, what=f"config {str(path)!r}", keys=CONFIG_KEYS,
                                   defaults=CONFIG_DEFAULTS)
 
 
@@ -86,20 +58,20 @@ def golden_config(cfg: RunSpec) -> dict:
 LAB_CLIP = (-1024.0, 1023.0)
 
 
-def _lab_configs() -> list[VerifyConfig]:
+def _lab_configs() -> list[RunSpec]:
     out = []
     for d in ("linear", "xor"):
         for act in ("sigmoid", "tanh", "relu"):
             for opt, lr in (("sgd", 0.5), ("adam", 0.02)):
-                out.append(VerifyConfig(name=f"{d}-{act}-{opt}", data=d, activation=act,
+                out.append(RunSpec(name=f"{d}-{act}-{opt}", data=d, activation=act,
                                         optimizer=opt, lr=lr, epochs=300 if d == "xor" else 150))
-    out.append(VerifyConfig(name="lab-cnn-sgd", data="lab-cnn", activation="relu",
+    out.append(RunSpec(name="lab-cnn-sgd", data="lab-cnn", activation="relu",
                             optimizer="sgd", lr=0.01, epochs=4, model="cnn"))
     # The lab's own network: no biases, its legacy N(0, 1) draws from seed 2, its activation at
     # the output too, its clip, SGD at its default lr 0.1. relu runs from seed 1: seed 2 draws a
     # w3 without a positive entry, so the relu network's output is 0 everywhere and never trains.
     for d, act in (("linear", "sigmoid"), ("xor", "sigmoid"), ("xor", "tanh"), ("xor", "relu")):
-        out.append(VerifyConfig(name=f"lab-net-{d}-{act}-sgd", data=d, activation=act,
+        out.append(RunSpec(name=f"lab-net-{d}-{act}-sgd", data=d, activation=act,
                                 output_activation=act, optimizer="sgd", lr=0.1,
                                 epochs=300 if d == "xor" else 150, init="normal", clip=LAB_CLIP,
                                 seed=1 if act == "relu" else 2, bias=False, rng="legacy"))
@@ -108,7 +80,7 @@ def _lab_configs() -> list[VerifyConfig]:
 
 #: The golden configurations: the lab's data sets x activations x {sgd, adam}, the lab CNN, and
 #: the lab's own network (``lab-net-*``: no biases, legacy draws).
-CONFIGS: dict[str, VerifyConfig] = {c.name: c for c in _lab_configs()}
+CONFIGS: dict[str, RunSpec] = {c.name: c for c in _lab_configs()}
 
 
 def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +90,7 @@ def _lab_cnn_data(dtype) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def build(cfg: VerifyConfig, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
+def build(cfg: RunSpec, dtype="float64") -> tuple[Sequential, np.ndarray, np.ndarray]:
     """The model (seeded weights) and data of ``cfg``: the lab CNN, or an MLP on a toy set."""
     if cfg.data == "lab-cnn":  # (a RunSpec on lab-cnn has model cnn)
         from ..nn.zoo import lab_cnn
@@ -137,7 +109,7 @@ def build(cfg: VerifyConfig, dtype="float64") -> tuple[Sequential, np.ndarray, n
     return model, X, y
 
 
-def run(cfg: VerifyConfig, backend: str, dtype="float64") -> dict[str, np.ndarray]:
+def run(cfg: RunSpec, backend: str, dtype="float64") -> dict[str, np.ndarray]:
     """Train ``cfg`` on ``backend``: ``{"loss": per-epoch losses, "params": final weights}``."""
     from ..training import Trainer
 
@@ -162,11 +134,11 @@ def write_golden(folder: str | Path, names=None) -> list[Path]:
     return written
 
 
-def read_golden(path: str | Path) -> tuple[VerifyConfig, dict[str, np.ndarray]]:
+def read_golden(path: str | Path) -> tuple[RunSpec, dict[str, np.ndarray]]:
     """The configuration and arrays of one golden file."""
     with np.load(path, allow_pickle=False) as f:
         raw = json.loads(str(f["config"]))
-        cfg = VerifyConfig.from_dict(raw, what=f"golden file {str(path)!r}", keys=CONFIG_KEYS)
+        cfg = RunSpec.from_dict(raw, what=f"golden file {str(path)!r}", keys=CONFIG_KEYS)
         return cfg, {"loss": f["loss"], "params": f["params"]}
 
 
@@ -216,7 +188,7 @@ def _kernel_cases(be, ref, dtype, rng):
                 yield f"conv2d_backward s{stride} p{pad} {part}", a, e
 
 
-def verify(cfg: VerifyConfig, dtype="float64", backends=None) -> list[dict]:
+def verify(cfg: RunSpec, dtype="float64", backends=None) -> list[dict]:
     """Rows ``{backend, check, max_abs, max_rel, tol, ok}`` for every backend but the reference."""
     ref = get_backend("reference")
     tol = RTOL[np.dtype(dtype).name]

@@ -22,6 +22,7 @@ TRAIN_INT_FLAGS = {
     "--log-every": ["0", "-1", HUGE, "1e30", "100000001"],
     "--checkpoint-every": ["0", "-1", HUGE, "1e30"],
     "--threads": ["0", "-1", HUGE, HUGER, "1e30", "100000"],
+    "--test-seed": ["-1", str(2**63), HUGE, HUGER, "1e30", "1.5"],
     "--hidden": ["0", "-1", HUGE, "1e30", "65537"],
 }
 TRAIN_FLOAT_FLAGS = {
@@ -34,6 +35,8 @@ CASES = [(["train", flag, value], flag) for flag, values in
          {**TRAIN_INT_FLAGS, **TRAIN_FLOAT_FLAGS}.items() for value in values]
 CASES += [
     (["train", "--data", "linear", "--n", "1e30"], "--n"),
+    (["train", "--lab", "--seed", str(2**32)], "--seed"),
+    (["train", "--rng", "legacy", "--seed", HUGE], "--seed"),
     (["train", "--hidden", "4", HUGE], "--hidden"),
     (["train", "--hidden", *["2"] * 101], "--hidden"),
     (["train", "--hidden", "65536", "65536"], "--hidden"),
