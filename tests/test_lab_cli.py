@@ -123,3 +123,14 @@ def test_a_lab_run_resumes_exactly(tmp_path, capsys):
     assert main(["train", "--resume", str(b), "--epochs", "400", "--quiet"]) == 0
     np.testing.assert_array_equal(checkpoint.load(b / "model.npz").model.params,
                                   checkpoint.load(a / "model.npz").model.params)
+
+
+def test_lab_on_linear_prints_the_lab_s_own_line(tmp_path, capsys):
+    """The lab's data (legacy draws: train seed 2, test seed 1) and network: its printed line
+    `Iter 80 | ground truth = 1 | prediction = 0.9992845109069186`, to the last digit."""
+    out = tmp_path / "run"
+    assert main(["train", "--lab", "--data", "linear", "--quiet", "--out", str(out)]) == 0
+    lines = (out / "output.txt").read_text().splitlines()
+    assert lines[80] == "Iter 80 | ground truth = 1 | prediction = 0.9992845109069186"
+    assert lines[100] == "Acc = 1.0"
+    assert json.loads((out / "config.json").read_text())["test_seed"] == 1

@@ -86,8 +86,7 @@ def lab_linear(seed: int, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """The lab's linear points: ``n`` uniform in [0, 1]^2 from NumPy's legacy generator seeded
     with ``seed``, labelled 0 if x0 > x1 else 1 (``fastnn.data.generate_linear`` uses the modern
     generator: the same rule, other points)."""
-    X = np.random.RandomState(seed).uniform(0.0, 1.0, (n, 2))
-    return X, np.where(X[:, 0] > X[:, 1], 0.0, 1.0).reshape(n, 1)
+    return data.generate_linear(n, seed=seed, rng="legacy")
 
 
 @dataclass(frozen=True)

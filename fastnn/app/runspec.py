@@ -345,9 +345,10 @@ class RunSpec:
             if getattr(self, field) is KIND_DEFAULT:
                 object.__setattr__(self, field, value)
         if self.data == "linear" and self.test_seed is None and isinstance(self.seed, int):
-            # the held-out linear set: its own draw, from the next seed (stored, so explicit)
-            object.__setattr__(self, "test_seed", self.seed + 1 if self.seed < MAX_SEED
-                               else self.seed - 1)
+            # the held-out linear set: its own draw (stored, so explicit), from the next seed;
+            # the lab's program drew its test points from the seed before (train 2, test 1)
+            before = self.lab is True and self.seed > 0 or self.seed == MAX_SEED
+            object.__setattr__(self, "test_seed", self.seed - 1 if before else self.seed + 1)
         for field in _CHECKS:
             object.__setattr__(self, field, _check(field, getattr(self, field)))
         if kind == "file":
@@ -358,7 +359,8 @@ class RunSpec:
         if self.lab and kind != "toy":
             raise SpecError("lab", f"{_NAME} is the lab's network on its data (xor or linear), "
                             f"not {self.data!r}")
-        if self.rng == "legacy" and self.seed > MAX_LEGACY_SEED:
+        if self.rng == "legacy" and max(self.seed, self.test_seed or 0) + (
+                self.epochs if self.fresh_data else 0) > MAX_LEGACY_SEED:
             raise SpecError("seed", f"{_NAME} must be an integer in [0, {MAX_LEGACY_SEED}] with "
                             f"--rng legacy (NumPy's RandomState), got {self.seed}")
         if self.model != "mlp" and (not self.bias or self.rng != "default"):

@@ -96,8 +96,8 @@ def load_task(spec: RunSpec) -> Task:
         return Task(X_train, y_train, X_test=X_test, y_test=y_test)
     if spec.kind == "toy":
         if spec.data == "linear":  # with a held-out draw of the same size, its own seed
-            X, y = data.generate_linear(spec.n, seed=spec.seed)
-            X_test, y_test = data.generate_linear(spec.n, seed=spec.test_seed)
+            X, y = data.generate_linear(spec.n, seed=spec.seed, rng=spec.rng)
+            X_test, y_test = data.generate_linear(spec.n, seed=spec.test_seed, rng=spec.rng)
             task = Task(X, y, X_test=X_test, y_test=y_test)
         else:  # XOR-easy is a fixed grid of 21 points: nothing to hold out
             task = Task(*data.generate_xor_easy())
@@ -219,7 +219,9 @@ def _train(spec: RunSpec, task: Task, trainer: Trainer, history: History,
 
     fresh = None
     if spec.fresh_data:
-        def fresh(epoch: int):
+        def fresh(epoch: int):  # epoch >= 2; legacy: the lab's seeds, epoch + 2 from seed 2
+            if spec.rng == "legacy":
+                return data.generate_linear(spec.n, seed=spec.seed + epoch, rng="legacy")
             return data.generate_linear(spec.n, seed=[spec.seed, epoch])
 
     out = folder.path
@@ -290,6 +292,8 @@ def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, histo
         figures = "confusion_matrix.png misclassified.png"
     else:
         X, y = (task.X_val, task.y_val) if task.X_val is not None else (task.X, task.y)
+        if spec.lab and task.X_test is not None:  # the lab printed its linear test points
+            X, y = task.X_test, task.y_test
         pred = trainer.predict(X)
         truth = class_labels(y, task.classes)
         shown_pred = pred[:, 0] if y.shape[1] == 1 else class_labels(pred, task.classes)

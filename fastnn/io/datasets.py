@@ -9,15 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_positive
+from ..nn.init import generator
 
 
-def generate_linear(n: int = 100, seed=None) -> tuple[np.ndarray, np.ndarray]:
+def generate_linear(n: int = 100, seed=None, rng: str = "default") -> tuple[np.ndarray,
+                                                                             np.ndarray]:
     """``n`` points uniform in [0, 1]^2, labelled 0 if x0 > x1 else 1.
 
     ``seed`` is anything :func:`numpy.random.default_rng` takes; the same seed, the same points.
+    ``rng="legacy"`` draws them as the lab's program does (``np.random.seed(seed)`` then
+    ``uniform(0, 1, (n, 2))``; ``seed`` an integer in [0, 2**32 - 1]).
     """
     check_positive("n", n, integer=True)
-    X = np.random.default_rng(seed).uniform(0.0, 1.0, (n, 2))
+    X = generator(rng, seed).uniform(0.0, 1.0, (n, 2))
     y = np.where(X[:, 0] > X[:, 1], 0.0, 1.0).reshape(n, 1)
     return X, y
 
