@@ -176,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     except DivergenceError as e:
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1
+    except MemoryError:  # beyond what fastnn's own estimates foresaw
+        print("fastnn: error: out of memory; try a smaller network, batch or data set",
+              file=sys.stderr)
+        return 1
     except OSError as e:  # without the "[Errno 28]" prefix
         message = e.strerror or str(e)
         if e.filename is not None:

@@ -3,8 +3,10 @@ values."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,7 @@ import numpy as np
 
 from ..io.atomic import remove_stale_temps
 from ..nn.losses import THRESHOLD
+from ..training.callbacks import Terminated
 
 try:
     import fcntl
@@ -42,10 +45,6 @@ def prepare_out_dir(out: Path, flag: str = "--out") -> list[Path]:
         reason = "it is not a folder" if isinstance(e, FileExistsError) else e.strerror or e
         raise UsageError(f"cannot write to {flag} {str(out)!r}: {reason}") from None
     return created
-
-
-class Terminated(BaseException):
-    """SIGTERM outside the epoch loop: ends the command like Ctrl-C, with exit code 143."""
 
 
 @contextmanager
@@ -96,7 +95,10 @@ class OutFolder:
         lock = self.path / LOCK_NAME
         while True:
             try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    raise OSError(errno.EEXIST, "its lock file .fastnn.lock is not a file")
             except OSError as e:
                 raise UsageError(f"cannot write to {self.flag} {str(self.path)!r}: "
                                  f"{e.strerror or e}") from None
@@ -115,8 +117,13 @@ class OutFolder:
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as e:  # a full disk: no lock is left behind
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+            raise OSError(e.errno, f"cannot write {lock}: {e.strerror or e}") from None
         self._fd = fd
 
     def __exit__(self, *exc) -> None:

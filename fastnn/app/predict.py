@@ -106,6 +106,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     X = X.reshape(len(X), *shape)  # an image model's rows hold C*H*W features, in that order
     trainer = Trainer(model, loss=(ckpt.trainer or {}).get("loss", "mse"), backend=spec.backend)
     pred = trainer.predict(X)
+    if not np.isfinite(pred).all():
+        row = int(np.argwhere(~np.isfinite(pred))[0][0])
+        raise ValueError(f"the model's output for row {row} of the data is not finite (the "
+                         "features are far outside what it was trained on)")
     labels = class_labels(pred, classes)
     rows = ["row,prediction," + ",".join(f"p{i}" for i in range(pred.shape[1]))]
     rows += [f"{i},{label:g}," + ",".join(f"{v:.6g}" for v in p)

@@ -31,6 +31,7 @@ from ..io.atomic import write_text
 from ..nn.model import MLP
 from ..nn.optim import clip
 from ..training import DivergenceError, Trainer
+from ..training.callbacks import Terminated
 from . import plots
 from .runspec import RunSpec
 
@@ -200,6 +201,7 @@ def run_lab(run: LabRun, dataset: str, epochs: int, seed: int = 2, backend: str 
         while trainer.epoch < total:
             history = trainer.fit(*train, epochs=min(stride, total - trainer.epoch),
                                   fresh_data=fresh_data, progress=False)
+            stop_if_interrupted(history)
             losses += history.loss
             if curves:
                 test_curve.append((trainer.epoch, trainer.evaluate(*test)[1]))
@@ -693,6 +695,14 @@ EXPERIMENTS = [
 DATASETS = ("linear", "xor")
 
 
+def stop_if_interrupted(history) -> None:
+    """A report is all its runs or nothing: Ctrl-C or SIGTERM during one ends the command."""
+    if history.interrupted == "SIGTERM":
+        raise Terminated
+    if history.interrupted:
+        raise KeyboardInterrupt
+
+
 def run_one(spec: RunSpec) -> dict:
     """Train one run; its loss curve, final train and test loss/accuracy (linear: a fresh
     ``generate_linear`` draw from seed + 1; XOR-easy: its grid), first epoch at 100 %."""
@@ -711,6 +721,7 @@ def run_one(spec: RunSpec) -> dict:
             return data.generate_linear(spec.n, seed=[spec.seed, epoch])
     start = time.perf_counter()
     history = trainer.fit(X, y, epochs=spec.epochs, fresh_data=fresh, progress=False)
+    stop_if_interrupted(history)
     seconds = time.perf_counter() - start
     loss, acc = trainer.evaluate(X, y)
     test_loss, test_acc = trainer.evaluate(*test)

@@ -159,13 +159,20 @@ class RunFolder(OutFolder):
         super().__init__(path)
         self.spec, self.task = spec, task
         self.replaced = continuing  # a run continued in its own folder replaces nothing
+        # only a folder holding a previous run has files of it to remove (not any folder)
+        self.previous = not continuing and (path / "model.npz").exists()
 
     def checkpoint(self, trainer: Trainer, history: History) -> None:
-        """Write ``model.npz`` and ``history.csv`` (each atomically)."""
+        """Write ``model.npz`` and ``history.csv`` (each atomically); the first time, then
+        remove the previous run's other files (only once the new checkpoint is whole)."""
+        self._write_checkpoint(trainer, history)
         if not self.replaced:
-            for name in RUN_FILES[2:]:
-                (self.path / name).unlink(missing_ok=True)
             self.replaced = True
+            if self.previous:
+                for name in RUN_FILES[2:]:
+                    (self.path / name).unlink(missing_ok=True)
+
+    def _write_checkpoint(self, trainer: Trainer, history: History) -> None:
         norm, out = self.task.norm, self.path
         checkpoint.save(out / "model.npz", trainer.model, trainer=trainer, epoch=trainer.epoch,
                         history=history, norm_mean=None if norm is None else norm.mean,
@@ -193,6 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = build(spec, task)
     history = History()
     if ckpt is not None:
+        _check_same_data(ckpt, task, args.resume)
         trainer.restore(ckpt)
         history = History.from_arrays(ckpt.history, ckpt.history_stride, ckpt.epoch)
         if trainer.epoch >= spec.epochs:
@@ -202,6 +210,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     continuing = ckpt is not None and _same_folder(out, Path(args.resume))
     with RunFolder(out, spec, task, continuing) as folder:
         return _train(spec, task, trainer, history, folder)
+
+
+def _check_same_data(ckpt: checkpoint.Checkpoint, task: Task, folder: str) -> None:
+    """UsageError when a resumed run's data file changed since the run began: other label
+    values, or other standardisation statistics (which would silently change the model)."""
+    stored_norm = None if ckpt.norm_mean is None else (ckpt.norm_mean, ckpt.norm_std)
+    norm = None if task.norm is None else (task.norm.mean, task.norm.std)
+    same_classes = (ckpt.classes is None) == (task.classes is None) and (
+        ckpt.classes is None or np.array_equal(ckpt.classes, task.classes))
+    same_norm = (stored_norm is None) == (norm is None) and (
+        norm is None or all(np.array_equal(a, b) for a, b in zip(stored_norm, norm,
+                                                                   strict=True)))
+    if not (same_classes and same_norm):
+        what = "its label values" if not same_classes else "its feature statistics"
+        raise UsageError(f"cannot resume {folder!r}: the data file changed since the run began "
+                         f"({what} differ); train a new run on the new data instead")
 
 
 def _same_folder(a: Path, b: Path) -> bool:

@@ -9,11 +9,13 @@ error, and one left by a process killed with SIGKILL is removed by :func:`remove
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -29,20 +31,35 @@ def temp_path(path: Path) -> Path:
 def atomic_write(path: str | Path, write: Callable, text: bool = False) -> None:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, rename over ``path``.
 
-    ``text`` opens the file as UTF-8 text. An OSError (a full disk, a folder that vanished)
-    names ``path`` and leaves no temporary file.
+    ``text`` opens the file as UTF-8 text. A symlink is followed (its target is replaced, the
+    link stays); a target that exists and is not a regular file (``/dev/stdout``, a FIFO, a
+    device) is written through, since it cannot be replaced. An OSError (a full disk, a folder
+    that vanished) names ``path`` and leaves no temporary file.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    mode = {"mode": "w", "encoding": "utf-8"} if text else {"mode": "wb"}
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
+        with open(path, **mode) as f:
+            write(f)
+        return
     tmp = temp_path(path)
     try:
-        with open(tmp, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+        with open(tmp, **mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.filename is None:
+        if isinstance(e, OSError) and (e.filename is None or str(e.filename) == str(tmp)):
             raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
         raise
     _fsync_folder(path.parent)

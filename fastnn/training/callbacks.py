@@ -26,6 +26,11 @@ class Progress:
         self._bar.close()
 
 
+class Terminated(BaseException):
+    """SIGTERM where it cannot wait for the epoch to end: ends a command like Ctrl-C's
+    KeyboardInterrupt does, with exit code 143 at the command line."""
+
+
 #: The signals a run stops at cleanly: the epoch under way is finished first.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -34,7 +39,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def stop_flag():
     """Inside, Ctrl-C (SIGINT) or SIGTERM only raises a flag, read by calling the yielded
     function: the name of the first signal (``"SIGINT"``/``"SIGTERM"``), or None. A second
-    signal interrupts at once (KeyboardInterrupt). Off the main thread, nothing is changed."""
+    signal interrupts at once (KeyboardInterrupt, or :class:`Terminated` for SIGTERM). Off the
+    main thread, nothing is changed."""
     hit: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield lambda: None
@@ -42,7 +48,7 @@ def stop_flag():
 
     def handler(signum, frame):
         if hit:
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         hit.append(signal.Signals(signum).name)
 
     old = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}

@@ -297,6 +297,9 @@ class Trainer:
         val = None
         if val_data is not None:  # a stretch is one epoch long when there is validation data
             val_loss, val_acc = self.evaluate(*val_data)
+            if not math.isfinite(val_loss):
+                raise self.divergence(f"the validation loss became {val_loss} after epoch "
+                                      f"{epoch}", epoch)
             val = [(val_loss, val_acc)]
         history.record(epoch - len(losses) + 1, losses, accs, val)
         if bar is not None:
@@ -323,6 +326,10 @@ class Trainer:
         if not np.isfinite(self.model.params).all():
             raise self.divergence(f"the weights became non-finite in the update of epoch "
                                   f"{self.epoch}", self.epoch)
+        for name, slot in self.optimizer.state.items():  # Adam's v can overflow on its own
+            if not np.isfinite(slot).all():
+                raise self.divergence(f"the optimizer's {name} became non-finite in the "
+                                      f"update of epoch {self.epoch}", self.epoch)
 
     def divergence(self, what: str, epoch: int) -> DivergenceError:
         """The DivergenceError for ``what`` happening in ``epoch``, with a hint."""
@@ -383,7 +390,7 @@ class Trainer:
 
     def _forward_chunks(self, X: np.ndarray) -> np.ndarray:
         """The model's outputs, PREDICT_CHUNK rows at a time (bounded memory for big X)."""
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):  # a non-finite output is for the caller to judge
             if len(X) <= PREDICT_CHUNK:
                 return self.model.forward(self.backend, X)
             return np.concatenate([self.model.forward(self.backend, X[i:i + PREDICT_CHUNK])
