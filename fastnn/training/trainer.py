@@ -282,10 +282,12 @@ class Trainer:
                         break
                     if checkpoint_every is not None and self.epoch % checkpoint_every == 0 \
                             and on_checkpoint is not None:
+                        self._check_state()
                         on_checkpoint(self, history)
                     if interrupted():
                         history.interrupted = interrupted()
                         break
+        self._check_state()
         return history
 
     def _record(self, history: History, losses: list[float], accs: list[float], end: int,
@@ -326,10 +328,15 @@ class Trainer:
         if not np.isfinite(self.model.params).all():
             raise self.divergence(f"the weights became non-finite in the update of epoch "
                                   f"{self.epoch}", self.epoch)
-        for name, slot in self.optimizer.state.items():  # Adam's v can overflow on its own
+
+    def _check_state(self) -> None:
+        """DivergenceError when an optimizer state array is not finite (Adam's ``v`` can
+        overflow while the weights stay finite): checked before each checkpoint and at the end
+        of fit, where the state is handed on, rather than every epoch."""
+        for name, slot in self.optimizer.state.items():
             if not np.isfinite(slot).all():
-                raise self.divergence(f"the optimizer's {name} became non-finite in the "
-                                      f"update of epoch {self.epoch}", self.epoch)
+                raise self.divergence(f"the optimizer's {name} became non-finite by epoch "
+                                      f"{self.epoch}", self.epoch)
 
     def divergence(self, what: str, epoch: int) -> DivergenceError:
         """The DivergenceError for ``what`` happening in ``epoch``, with a hint."""
