@@ -552,14 +552,3 @@ def labels_path_exists(path: str | Path) -> bool:
         return labels_path_for(Path(path)).exists()
     except DataFileError:
         return False
-
-
-def npz_has_labels(path: str | Path) -> bool:
-    """Whether an ``.npz`` holds a ``y`` array (False for anything unreadable: the loader then
-    reports the problem). Opens the file: for a pipe, use ``load_dataset(has_labels=None)``."""
-    try:
-        with _binary(Path(path), _ZIP_MAGIC, "a .npz archive") as raw, \
-                np.load(raw, allow_pickle=False) as f:
-            return "y" in f.files
-    except Exception:  # noqa: BLE001
-        return False
