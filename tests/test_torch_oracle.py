@@ -44,6 +44,23 @@ BACKENDS = [pytest.param(b, marks=pytest.mark.slow) if b == "reference" else b
             for b in fastnn.available_backends()]
 
 
+def torch_train(net, opt, X, y, epochs, clamp=None) -> list[float]:
+    """Full-batch MSE training of ``net`` by ``opt`` in PyTorch (gradients clamped to
+    ``clamp``, as fastnn's clip); the loss of every epoch, before its update."""
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    losses = []
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(Xt), yt)
+        loss.backward()
+        if clamp is not None:
+            for p in net.parameters():
+                p.grad.clamp_(*clamp)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu"])
 @pytest.mark.parametrize("optimizer", list(TORCH_OPT))
@@ -53,14 +70,7 @@ def test_matches_pytorch(optimizer, activation, backend):
     model = fastnn.MLP([2, 4, 4, 1], activation=activation, seed=12)
     net = torch_twin(model, activation)
     opt = TORCH_OPT[optimizer](net.parameters(), lr)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    torch_losses = []
-    for _ in range(60):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(Xt), yt)
-        loss.backward()
-        opt.step()
-        torch_losses.append(loss.item())
+    torch_losses = torch_train(net, opt, X, y, epochs=60)
     trainer = fastnn.Trainer(model, optimizer=optimizer, lr=lr, backend=backend)
     history = trainer.fit(X, y, epochs=60)
     assert (trainer._fused() is not None) == (backend == "numba")  # numba: the fused step
@@ -80,16 +90,7 @@ def test_the_labs_network_matches_pytorch(activation, backend):
     net = torch_twin(model, activation)
     assert sum(p.numel() for p in net.parameters()) == model.params.size == 28
     opt = torch.optim.SGD(net.parameters(), 0.5)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    torch_losses = []
-    for _ in range(60):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(Xt), yt)
-        loss.backward()
-        for p in net.parameters():
-            p.grad.clamp_(-1024, 1023)
-        opt.step()
-        torch_losses.append(loss.item())
+    torch_losses = torch_train(net, opt, X, y, epochs=60, clamp=(-1024, 1023))
     trainer = fastnn.Trainer(model, lr=0.5, backend=backend, clip=(-1024, 1023))
     history = trainer.fit(X, y, epochs=60)
     assert (trainer._fused() is not None) == (backend == "numba")
