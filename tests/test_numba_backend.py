@@ -536,10 +536,11 @@ def test_the_old_update_hook_is_refused():
                 params -= self.lr * grads
 
 
-def test_minibatches_use_the_per_layer_kernels_and_match(calls):
+def test_minibatches_are_fused_and_match(calls):
     kw = dict(optimizer="adam", fit_kw={"batch_size": 16}, epochs=40 if JIT else 3)
     ours = run("numba", "linear", **kw)
-    assert calls == []
+    assert calls == [40 if JIT else 3]  # one compiled call for the whole run
+    assert ours[0].optimizer.t == (40 if JIT else 3) * 7  # 100 samples: 7 batches an epoch
     assert_same_run(ours, run("numpy", "linear", **kw))
     assert_same_run(ours, run("reference", "linear", **kw))
 
@@ -563,9 +564,11 @@ def test_custom_step_or_loss_is_not_fused():
     assert spec(t) is not None
     t.loss_fn = lambda pred, y: fastnn.losses.mse(pred, y)
     assert not fused(t) and spec(t) is None
-    logits = fastnn.MLP([2, 4, 2], output_activation="identity", seed=1)  # one unit: refused
+    logits = fastnn.MLP([2, 4, 2], output_activation="identity", seed=1)
     t = fastnn.Trainer(logits, backend="numba", loss="softmax_cross_entropy")
-    assert spec(t) is None  # not a pointwise loss
+    assert spec(t).softmax and spec(t).loss_point is fastnn.losses.softmax_cross_entropy_point
+    t.loss_fn = lambda pred, y: fastnn.losses.softmax_cross_entropy(pred, y)
+    assert spec(t) is None  # a loss of the user's own: not what the fused step would compute
 
 
 def _signed_rule(p, g, s1, s2, h, c):
@@ -602,19 +605,19 @@ def test_state_from_an_unfused_run_is_continued():
 
 
 # -- threads, the compile cache ------------------------------------------------------------------
-def test_threads_option_gives_the_same_numbers_and_restores_settings():
+def test_threads_option_gives_the_same_numbers_and_restores_settings(monkeypatch):
     from threadpoolctl import threadpool_info
 
     before = (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
     seen = []
     t = make_trainer("numba", threads=1)
-    real = t._step
+    real = F.FusedStep.run
 
-    def spy(X, y):
+    def spy(*args, **kw):
         seen.append((numba.get_num_threads(), {p["num_threads"] for p in threadpool_info()}))
-        return real(X, y)
+        return real(*args, **kw)
 
-    t._step = spy
+    monkeypatch.setattr(F.FusedStep, "run", spy)
     a = (t, t.fit(*DATASETS["linear"], epochs=EPOCHS // 2, batch_size=50))
     assert seen and all(s == (1, {1}) for s in seen)
     assert (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before

@@ -66,7 +66,8 @@ class FusedSpec:
 
     The functions are the very definitions the per-layer path applies to whole arrays, written
     with arithmetic and NumPy ufuncs so that they also run on single numbers:
-    ``loss_point(pred, y, N, eps) -> (term, dterm)`` (:data:`fastnn.nn.losses.POINTWISE`),
+    ``loss_point(pred, y, N, eps) -> (term, dterm)`` (:data:`fastnn.nn.losses.POINTWISE`), or
+    with ``softmax`` set ``loss_point(zs, y, s, ysum, N)`` (:data:`fastnn.nn.losses.SOFTMAX`),
     the optimizer's ``coefficients(h, t)`` and ``rule(p, g, s1, s2, h, c)``
     (:mod:`fastnn.nn.optim`), ``clip(g, lo, hi)`` and the one-output accuracy test
     ``same_side(pred, y)``.
@@ -82,6 +83,7 @@ class FusedSpec:
     rule: Callable
     clip: Callable
     same_side: Callable
+    softmax: bool = False  #: ``loss_point`` is a softmax loss's, taking its row's statistics
 
 
 class FusedUnsupported(ValueError):
@@ -90,13 +92,17 @@ class FusedUnsupported(ValueError):
 
 
 class FusedStep(Protocol):
-    """A compiled run of whole full-batch epochs (see :class:`FusedHook`)."""
+    """A compiled run of whole epochs, full-batch or mini-batch (see :class:`FusedHook`)."""
 
     def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
             grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
-            clip: tuple[float, float] | None = None,
-            target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+            clip: tuple[float, float] | None = None, target_accuracy: float | None = None,
+            batch_size: int | None = None,
+            order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Train up to ``epochs`` epochs in place; per-epoch (losses, correct counts).
+
+        With ``batch_size``, epoch ``e`` runs mini-batches of that many samples taken in the
+        order ``order[e % len(order)]`` (a permutation of the N samples), one update each.
 
         Raises FusedUnsupported, before changing anything, when the step cannot be compiled.
         """

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy import exp, log
 
 from .._checks import check_choice
 from .optim import clip
@@ -30,7 +31,7 @@ def bce_point(pred, y, N: int, eps: float):
     saturated wrong prediction still gets pushed back.
     """
     p = clip(pred, eps, 1.0 - eps)
-    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)), (p - y) / (p * (1.0 - p) * N)
+    return -(y * log(p) + (1.0 - y) * np.log1p(-p)), (p - y) / (p * (1.0 - p) * N)
 
 
 #: Losses that are a sum of one term per output entry, divided by N: name -> that term's
@@ -60,24 +61,32 @@ def bce(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return _mean_of(bce_point, pred, y)
 
 
+def softmax_cross_entropy_point(zs, y, s, ysum, N: int):
+    """Softmax cross-entropy of one entry of a row of logits, and its gradient, given the row's
+    shifted logit ``zs = z - max(row)``, ``s = sum(exp(zs))`` over the row (>= 1) and ``ysum``
+    the sum of the row's targets: (-y log softmax(z), (softmax(z) * ysum - y) / N)."""
+    return -(y * (zs - log(s))), (exp(zs) / s * ysum - y) / N
+
+
 def softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Cross-entropy of softmax(``pred``) against one-hot (or probability) rows ``y``.
 
     ``pred`` are logits (N, K), no activation before; the mean over samples is returned, with
     gradient (softmax(pred) * sum_k y - y) / N, which is (softmax(pred) - y) / N for one-hot rows.
-    Log-sum-exp is shifted by the row maximum, so no logit overflows.
+    Log-sum-exp is shifted by the row maximum, so no logit overflows. Each entry is
+    :func:`softmax_cross_entropy_point` of its row's statistics.
     """
-    N = pred.shape[0]
-    z = pred - pred.max(axis=1, keepdims=True)  # (N, K), max 0 per row
-    e = np.exp(z)
-    s = e.sum(axis=1, keepdims=True)  # (N, 1), >= 1
-    log_p = z - np.log(s)
-    loss = -float(np.sum(y * log_p)) / N
-    grad = e / s
-    grad *= y.sum(axis=1, keepdims=True)
-    grad -= y
-    grad /= N
-    return loss, grad
+    zs = pred - pred.max(axis=1, keepdims=True)  # (N, K), max 0 per row
+    s = exp(zs).sum(axis=1, keepdims=True)  # (N, 1), >= 1
+    term, grad = softmax_cross_entropy_point(zs, y, s, y.sum(axis=1, keepdims=True),
+                                             pred.shape[0])
+    return float(term.sum()) / pred.shape[0], grad
+
+
+#: Losses of the softmax of a row of logits: name -> the term of one entry given its row's
+#: statistics, ``point(zs, y, s, ysum, N) -> (term, dterm/dz)`` (see
+#: :func:`softmax_cross_entropy_point`); written for whole arrays and single numbers alike.
+SOFTMAX: dict[str, Callable] = {"softmax_cross_entropy": softmax_cross_entropy_point}
 
 
 LOSSES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]] = {

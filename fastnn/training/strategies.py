@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backends.base import FusedHook, FusedSpec, FusedStep, FusedUnsupported
 from ..nn.layers import Activation, Dense
-from ..nn.losses import LOSSES, POINTWISE, same_side
+from ..nn.losses import LOSSES, POINTWISE, SOFTMAX, same_side
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip
 
@@ -66,11 +66,12 @@ def fused_spec(model: Sequential, loss: str, loss_fn: Callable,
     """What a fused step for this run is built from, or None when it cannot be fused.
 
     Fusable: layers exactly ``Dense`` (with or without bias), each optionally followed by one
-    ``Activation``, on flat inputs; a pointwise loss (:data:`fastnn.nn.losses.POINTWISE`) that
-    ``loss_fn`` still is; an optimizer whose step is :meth:`Optimizer.step` (its ``rule`` is
-    then all it does).
+    ``Activation``, on flat inputs; a pointwise or softmax loss
+    (:data:`fastnn.nn.losses.POINTWISE`, :data:`~fastnn.nn.losses.SOFTMAX`) that ``loss_fn``
+    still is; an optimizer whose step is :meth:`Optimizer.step` (its ``rule`` is then all it
+    does).
     """
-    point = POINTWISE.get(loss)
+    point = POINTWISE.get(loss) or SOFTMAX.get(loss)
     if point is None or loss_fn is not LOSSES[loss] \
             or type(opt).step is not Optimizer.step or len(model.input_shape) != 1:
         return None
@@ -88,16 +89,23 @@ def fused_spec(model: Sequential, loss: str, loss_fn: Callable,
     return FusedSpec(dims=tuple(dims), activations=tuple(acts), biases=tuple(biases),
                      dtype=model.dtype.name, slots=len(opt.slots), loss_point=point,
                      coefficients=opt.coefficients, rule=opt.rule, clip=clip,
-                     same_side=same_side)
+                     same_side=same_side, softmax=loss in SOFTMAX)
+
+
+#: A fused mini-batch stretch holds its epochs' shuffled orders, at most this many indices
+#: (8 bytes each) at once: a big data set gets shorter stretches instead of a big array.
+MAX_ORDER_ENTRIES = 1 << 22
 
 
 class Fused:
-    """Whole full-batch epochs in one call of the backend's compiled step.
+    """Whole epochs in one call of the backend's compiled step: full-batch, or mini-batches
+    shuffled exactly as :class:`MiniBatch` shuffles them (the same draws from the same
+    generator), so both paths train on the same batches.
 
-    A stretch is cut to about STRETCH_SECONDS by the speed measured so far (kept per batch
-    size across fit calls), the first one to PROBE_EPOCHS epochs. When the backend cannot
-    compile the step after all (a rule it cannot type), a warning is logged and ``fallback``
-    trains instead, from then on.
+    A stretch is cut to about STRETCH_SECONDS by the speed measured so far (kept per data and
+    batch size across fit calls), the first one to PROBE_EPOCHS epochs. When the backend cannot
+    compile the step after all (a rule it cannot type), a warning is logged and the fallback
+    strategy trains instead, from then on.
     """
 
     def __init__(self, compiled: FusedStep, model: Sequential, optimizer: Optimizer,
@@ -105,38 +113,70 @@ class Fused:
         self.compiled, self.model, self.optimizer, self.clip = compiled, model, optimizer, clip
         self.fallback = fallback
         self.unsupported = False
-        self.per_epoch: dict[int, float] = {}
+        self.per_epoch: dict[tuple[int, int | None], float] = {}
+        self.batch_size: int | None = None
+        self.shuffle, self.rng = False, None
+
+    def batches(self, batch_size: int | None, shuffle: bool = False,
+                rng: np.random.Generator | None = None,
+                fallback: PerLayer | MiniBatch | None = None) -> Fused:
+        """Train full-batch (``batch_size`` None) or on mini-batches from now on, with
+        ``fallback`` (the matching unfused strategy) when the step cannot be compiled."""
+        self.batch_size, self.shuffle, self.rng = batch_size, shuffle, rng
+        if fallback is not None:
+            self.fallback = fallback
+        return self
 
     def stretch(self, N: int) -> int:
         """The most epochs the next call should run on N samples."""
         if STRETCH_SECONDS == math.inf:
             return 2**62
-        seconds = self.per_epoch.get(N)
+        seconds = self.per_epoch.get((N, self.batch_size))
         if seconds is None:
             return PROBE_EPOCHS
         return max(1, int(min(STRETCH_SECONDS / seconds, 2**62)))
 
+    def _orders(self, N: int, epochs: int) -> np.ndarray | None:
+        """Each epoch's order of the samples, drawn as MiniBatch draws them; None full-batch."""
+        if self.batch_size is None or self.batch_size >= N:
+            return None
+        if not self.shuffle:
+            return np.arange(N)[None, :]
+        return np.stack([self.rng.permutation(N) for _ in range(epochs)])
+
     def run(self, X, y, epochs, target_accuracy=None):
         if self.unsupported:
             return self.fallback.run(X, y, epochs, target_accuracy)
-        opt, params = self.optimizer, self.model.params
+        opt, params, N = self.optimizer, self.model.params, len(X)
         opt.ensure_state(params)  # what Optimizer.step does on its first call
         for k in opt.slots:
             if not opt.state[k].flags.c_contiguous:
                 opt.state[k] = np.ascontiguousarray(opt.state[k])
+        epochs = min(epochs, self.stretch(N))
+        batched = self.batch_size is not None and self.batch_size < N
+        if batched:
+            epochs = max(1, min(epochs, MAX_ORDER_ENTRIES // N))
+        drawn = self.rng.bit_generator.state if batched and self.shuffle else None
+        order = self._orders(N, epochs)
         t0 = time.perf_counter()
         try:
             losses, correct = self.compiled.run(
-                X, y, min(epochs, self.stretch(len(X))), params, self.model.grads,
-                [opt.state[k] for k in opt.slots], opt.hyper_values(), opt.t, self.clip,
-                target_accuracy)
+                X, y, epochs, params, self.model.grads, [opt.state[k] for k in opt.slots],
+                opt.hyper_values(), opt.t, self.clip, target_accuracy,
+                self.batch_size if batched else None, order)
         except FusedUnsupported as e:
             logger.warning("%s; training with the per-layer kernels instead", e)
             self.unsupported = True
+            if drawn is not None:
+                self.rng.bit_generator.state = drawn
             return self.fallback.run(X, y, epochs, target_accuracy)
-        self.per_epoch[len(X)] = max((time.perf_counter() - t0) / len(losses), 1e-9)
-        opt.t += len(losses)
-        return losses.tolist(), (correct / len(X)).tolist()
+        if drawn is not None and len(losses) < epochs:  # stopped early: undraw the rest
+            self.rng.bit_generator.state = drawn
+            self._orders(N, len(losses))
+        self.per_epoch[(N, self.batch_size)] = max((time.perf_counter() - t0) / len(losses),
+                                                   1e-9)
+        opt.t += len(losses) * (-(-N // self.batch_size) if batched else 1)
+        return losses.tolist(), (correct / N).tolist()
 
 
 def fused(backend, model: Sequential, loss: str, loss_fn: Callable, optimizer: Optimizer,

@@ -180,10 +180,14 @@ class Trainer:
         return None if fused is None or fused.unsupported else fused
 
     def _strategy(self, N: int, batch_size: int | None, shuffle: bool):
-        """How the next stretch is trained: fused when the backend can, on the full batch."""
+        """How the next stretch is trained: fused when the backend can, else per-layer."""
+        fused = self._fused()
         if batch_size is not None and batch_size < N:
-            return strategies.MiniBatch(self._step, batch_size, shuffle, self._rng)
-        return self._fused() or self._per_layer
+            minibatch = strategies.MiniBatch(self._step, batch_size, shuffle, self._rng)
+            return minibatch if fused is None else fused.batches(batch_size, shuffle,
+                                                                 self._rng, minibatch)
+        return self._per_layer if fused is None else fused.batches(None, False, None,
+                                                                    self._per_layer)
 
     def fit(self, X, y, epochs: int, batch_size: int | None = None, shuffle: bool = True,
             fresh_data: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None,

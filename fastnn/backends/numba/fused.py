@@ -25,7 +25,15 @@ from numba import config, typeof
 
 from ..base import FusedSpec, FusedUnsupported
 from .cache import jit
-from .kernels import ACTIVATION_CODES, _act_row, _dact_row, _dot_rows, _sum_row, compile_definition
+from .kernels import (
+    ACTIVATION_CODES,
+    _act_row,
+    _dact_row,
+    _dot_rows,
+    _exp,
+    _sum_row,
+    compile_definition,
+)
 
 #: In the fused step, a layer whose product has at least this many multiply-adds (N*Din*Dout)
 #: goes to BLAS; smaller ones are plain loops (a BLAS call costs more than the whole product).
@@ -43,158 +51,235 @@ def _row_length(N: int, dims) -> int:
     return -(-N // ROW_MULTIPLE) * ROW_MULTIPLE
 
 
+@jit(error_model="numpy")
+def _blocks(buf, dims, dtype):
+    """Views of a flat buffer (2 * M * sum(dims),) of row length M: each block's outputs
+    feature-major (dims[i], M), input first, then their gradients; and targets yT (dims[-1], M).
+    The padding columns of the input and of the loss gradient are zeroed (module docstring)."""
+    L = dims.shape[0] - 1
+    M = buf.shape[0] // (2 * dims.sum())
+    A = []
+    D = []
+    off = 0
+    for i in range(L + 1):
+        A.append(buf[off:off + M * dims[i]].reshape((dims[i], M)))
+        off += M * dims[i]
+    for i in range(L + 1):
+        D.append(buf[off:off + M * dims[i]].reshape((dims[i], M)))
+        off += M * dims[i]
+    A[0][:, :] = 0.0
+    D[L][:, :] = 0.0
+    return A, D, np.zeros((dims[L], M), dtype=dtype)
+
+
 @functools.cache
-def _build(loss_point, coefficients, rule, clip, same_side, slots):
-    """The epoch loop for one loss, update rule (using ``slots`` state slots), clip rule and
-    accuracy test."""
+def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
+    """The epoch loop for one loss (a softmax loss when ``softmax``), update rule (using
+    ``slots`` state slots), clip rule and accuracy test."""
     point = compile_definition(loss_point)
     coef = compile_definition(coefficients)
     update = compile_definition(rule)
     clip_ = compile_definition(clip)
     hit = compile_definition(same_side)
 
+    if softmax:
+        @jit(error_model="numpy")
+        def loss_terms(out, yT, d, terms, N, eps):
+            """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)
+            feature-major, from each sample's shifted logits and their statistics."""
+            for n in range(N):
+                zmax = out[0, n]
+                for j in range(1, out.shape[0]):
+                    if out[j, n] > zmax:
+                        zmax = out[j, n]
+                s = 0.0
+                ysum = 0.0
+                for j in range(out.shape[0]):
+                    s += _exp(out[j, n] - zmax)
+                    ysum += yT[j, n]
+                for j in range(out.shape[0]):
+                    terms[j, n], d[j, n] = point(out[j, n] - zmax, yT[j, n], s, ysum, N)
+    else:
+        @jit(error_model="numpy")
+        def loss_terms(out, yT, d, terms, N, eps):
+            """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)."""
+            for j in range(out.shape[0]):
+                for n in range(N):
+                    terms[j, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
+
     @jit(error_model="numpy")
-    def fused_epochs(X, Y, params, grads, s1, s2, h, t0, dims, codes, has_b, eps, do_clip, lo,
-                     hi, target, M, abuf, dbuf, terms, losses, correct):
+    def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, has_b, eps, terms):
+        """Forward, loss and backward of the N samples in A[0] (targets yT): the gradients into
+        GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N."""
+        L = dims.shape[0] - 1
+        DL = dims[L]
+        M = A[0].shape[1]
+        # forward: y_l = f(W_l^T y_{l-1} + b_l)
+        for i_l in range(L):
+            din, dout = dims[i_l], dims[i_l + 1]
+            a, W, b, z = A[i_l], Ws[i_l], Bs[i_l], A[i_l + 1]
+            if N * din * dout >= BLAS_MIN_WORK:
+                np.dot(W.T, a, z)
+            else:
+                for j in range(dout):
+                    w = W[0, j]
+                    for n in range(M):
+                        z[j, n] = a[0, n] * w
+                    for k in range(1, din):
+                        w = W[k, j]
+                        for n in range(M):
+                            z[j, n] += a[k, n] * w
+            for j in range(dout):
+                _act_row(codes[i_l], z, j, b[j])
+
+        # loss (per-entry terms summed over samples), its gradient into D's last block
+        out, d = A[L], D[L]
+        loss_terms(out, yT, d, terms, N, eps)
+        loss = 0.0
+        for j in range(DL):
+            loss += _sum_row(terms, j, N)
+        loss = loss / N
+        hits = 0
+        if DL == 1:
+            for n in range(N):
+                if hit(out[0, n], yT[0, n]):
+                    hits += 1
+        else:  # argmax of outputs against argmax of targets, first maximum as NumPy's
+            for n in range(N):
+                bo = 0
+                bt = 0
+                for j in range(1, DL):
+                    if out[j, n] > out[bo, n]:
+                        bo = j
+                    if yT[j, n] > yT[bt, n]:
+                        bt = j
+                if bo == bt:
+                    hits += 1
+
+        # backward: dz_l = dy_l * f'(y_l); dW = y_{l-1} dz^T, db = sum dz, dy_{l-1} = W dz
+        for j in range(DL):
+            _dact_row(codes[L - 1], out, d, j)
+        for i_l in range(L - 1, -1, -1):
+            din, dout = dims[i_l], dims[i_l + 1]
+            a, W, dz, gW, gb = A[i_l], Ws[i_l], D[i_l + 1], GWs[i_l], GBs[i_l]
+            big = N * din * dout >= BLAS_MIN_WORK
+            if big:
+                np.dot(a, dz.T, gW)
+            else:
+                for k in range(din):
+                    for j in range(dout):
+                        gW[k, j] = _dot_rows(a, k, dz, j, N)
+            if has_b[i_l]:
+                for j in range(dout):
+                    gb[j] = _sum_row(dz, j, N)
+            if i_l > 0:
+                dprev = D[i_l]
+                if big:
+                    np.dot(W, dz, dprev)
+                else:
+                    for k in range(din):
+                        w = W[k, 0]
+                        for n in range(M):
+                            dprev[k, n] = w * dz[0, n]
+                        for j in range(1, dout):
+                            w = W[k, j]
+                            for n in range(M):
+                                dprev[k, n] += w * dz[j, n]
+                for k in range(din):
+                    _dact_row(codes[i_l - 1], a, dprev, k)
+        return loss, hits
+
+    @jit(error_model="numpy")
+    def apply_update(params, grads, s1, s2, h, t, do_clip, lo, hi):
+        """Clipping, then the optimizer's rule for step ``t``, elementwise over the flat
+        buffers."""
+        P = params.shape[0]
+        if do_clip:
+            for i in range(P):
+                grads[i] = clip_(grads[i], lo, hi)
+        c = coef(h, float(t))
+        for i in range(P):  # an unused slot is 0.0, as in Optimizer.step (slots: constant)
+            a = s1[i] if slots > 0 else 0.0
+            b = s2[i] if slots > 1 else 0.0
+            params[i], a, b = update(params[i], grads[i], a, b, h, c)
+            if slots > 0:
+                s1[i] = a
+            if slots > 1:
+                s2[i] = b
+
+    @jit(error_model="numpy")
+    def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, has_b, eps,
+                     do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
         whose accuracy reaches ``target`` (>= 0) or whose loss is not finite).
 
-        X (N, D0), Y (N, DL); params, grads, s1, s2 flat (P,) (s1, s2 the optimizer's state
-        slots, scratch for unused ones); h the hyper-parameters, t0 the steps taken so far;
-        dims (L+1,) layer widths; codes (L,) activation codes; has_b (L,) 1 for a layer with
-        a bias, 0 for one without (its parameters are W alone); abuf, dbuf flat
-        (M * sum(dims),): X transposed, then each layer's output, feature-major (D, M); dbuf
-        their gradients; terms (1, M) scratch; losses (E,), correct (E,) filled per epoch.
+        X (N, D0), Y (N, DL); B >= N: full-batch epochs (``order`` (1, 0), unused), else
+        epoch e takes mini-batches of B samples in the order order[e % R] (``order`` (R, N)),
+        one update each (the last one smaller when B does not divide N). params, grads, s1,
+        s2 flat (P,) (s1, s2 the optimizer's state slots, scratch for unused ones); h the
+        hyper-parameters, t0 the steps
+        taken so far; dims (L+1,) layer widths; codes (L,) activation codes; has_b (L,) 1 for a
+        layer with a bias, 0 for one without (its parameters are W alone); buf1, buf2 flat
+        buffers (2 * M * sum(dims),) for batches of B (or N) and of N % B samples (see
+        :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,) filled per epoch.
         """
         N = X.shape[0]
         L = dims.shape[0] - 1
         DL = dims[L]
-        P = params.shape[0]
-        aoff = np.zeros(L + 2, dtype=np.int64)  # block i (0 = input): abuf[aoff[i]:aoff[i + 1]]
         poff = np.zeros(L + 1, dtype=np.int64)  # layer i's W then b: params[poff[i]:poff[i+1]]
-        for i in range(L + 1):
-            aoff[i + 1] = aoff[i] + M * dims[i]
         for i in range(L):
             poff[i + 1] = poff[i] + dims[i] * dims[i + 1] + dims[i + 1] * has_b[i]
-        # every block's view, made once per call: a view made in the epoch loop costs ~20 ns
-        A = [abuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
-        D = [dbuf[aoff[i]:aoff[i + 1]].reshape((dims[i], M)) for i in range(L + 1)]
+        # every view made once per call: a view made in the epoch loop costs ~20 ns
         boff = poff[:L] + dims[:L] * dims[1:]  # layer i's b: params[boff[i]:poff[i + 1]]
         Ws = [params[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
         # a layer without bias adds -0.0s, as the per-layer path does: z + (-0.0) is z
-        nob = np.full(dims[1:].max(), -0.0, dtype=params.dtype)
+        widest = 0
+        for i in range(1, L + 1):
+            widest = max(widest, dims[i])
+        nob = np.full(widest, -0.0, dtype=params.dtype)
         Bs = [params[boff[i]:poff[i + 1]] if has_b[i] else nob[:dims[i + 1]] for i in range(L)]
         GWs = [grads[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
         GBs = [grads[boff[i]:poff[i + 1]] for i in range(L)]
-        xT = A[0]
-        for n in range(N):
-            for k in range(dims[0]):
-                xT[k, n] = X[n, k]
-        for k in range(dims[0]):
-            for n in range(N, M):
-                xT[k, n] = 0.0
-        dL = D[L]
-        for j in range(DL):
-            for n in range(N, M):
-                dL[j, n] = 0.0
-        yT = np.empty((DL, N), dtype=Y.dtype)  # targets, feature-major; one allocation per call
-        for n in range(N):
-            for j in range(DL):
-                yT[j, n] = Y[n, j]
+        A1, D1, yT1 = _blocks(buf1, dims, Y.dtype)  # batches of B (or all N) samples
+        A2, D2, yT2 = _blocks(buf2, dims, Y.dtype)  # the last, smaller, batch
+        full = B >= N
+        if full:  # the whole batch, transposed once per call
+            xT = A1[0]
+            for n in range(N):
+                for k in range(dims[0]):
+                    xT[k, n] = X[n, k]
+                for j in range(DL):
+                    yT1[j, n] = Y[n, j]
+        t = t0
         E = losses.shape[0]
         ran = 0
         for e in range(E):
-            # forward: y_l = f(W_l^T y_{l-1} + b_l), blocks (D, M)
-            for i_l in range(L):
-                din, dout = dims[i_l], dims[i_l + 1]
-                a, W, b, z = A[i_l], Ws[i_l], Bs[i_l], A[i_l + 1]
-                if N * din * dout >= BLAS_MIN_WORK:
-                    z[:, :] = np.dot(W.T, a)
-                else:
-                    for j in range(dout):
-                        w = W[0, j]
-                        for n in range(M):
-                            z[j, n] = a[0, n] * w
-                        for k in range(1, din):
-                            w = W[k, j]
-                            for n in range(M):
-                                z[j, n] += a[k, n] * w
-                for j in range(dout):
-                    _act_row(codes[i_l], z, j, b[j])
-
-            # loss (per-entry terms summed over samples), its gradient into dbuf's last block
-            out, d = A[L], D[L]
-            loss = 0.0
-            for j in range(DL):
-                for n in range(N):
-                    terms[0, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
-                loss += _sum_row(terms, 0, N)
-            loss = loss / N
+            perm = order[e % order.shape[0]]
+            total = 0.0
             hits = 0
-            if DL == 1:
-                for n in range(N):
-                    if hit(out[0, n], yT[0, n]):
-                        hits += 1
-            else:  # argmax of outputs against argmax of targets, first maximum as NumPy's
-                for n in range(N):
-                    bo = 0
-                    bt = 0
-                    for j in range(1, DL):
-                        if out[j, n] > out[bo, n]:
-                            bo = j
-                        if yT[j, n] > yT[bt, n]:
-                            bt = j
-                    if bo == bt:
-                        hits += 1
+            for first in range(0, N, B):  # one batch of N when full, already in place
+                nb = min(B, N - first)
+                if nb == B:
+                    A, D, yT = A1, D1, yT1
+                else:
+                    A, D, yT = A2, D2, yT2
+                if not full:
+                    xT = A[0]
+                    for i in range(nb):
+                        r = perm[first + i]
+                        for k in range(dims[0]):
+                            xT[k, i] = X[r, k]
+                        for j in range(DL):
+                            yT[j, i] = Y[r, j]
+                batch_loss, batch_hits = batch_step(A, D, Ws, Bs, GWs, GBs, yT, nb, dims,
+                                                    codes, has_b, eps, terms)
+                total += batch_loss * nb
+                hits += batch_hits
+                t += 1
+                apply_update(params, grads, s1, s2, h, t, do_clip, lo, hi)
+            loss = batch_loss if full else total / N
             losses[e] = loss
             correct[e] = hits
-
-            # backward: dz_l = dy_l * f'(y_l); dW = y_{l-1} dz^T, db = sum dz, dy_{l-1} = W dz
-            for j in range(DL):
-                _dact_row(codes[L - 1], out, d, j)
-            for i_l in range(L - 1, -1, -1):
-                din, dout = dims[i_l], dims[i_l + 1]
-                a, W, dz, gW, gb = A[i_l], Ws[i_l], D[i_l + 1], GWs[i_l], GBs[i_l]
-                big = N * din * dout >= BLAS_MIN_WORK
-                if big:
-                    gW[:, :] = np.dot(a, dz.T)
-                else:
-                    for k in range(din):
-                        for j in range(dout):
-                            gW[k, j] = _dot_rows(a, k, dz, j, N)
-                if has_b[i_l]:
-                    for j in range(dout):
-                        gb[j] = _sum_row(dz, j, N)
-                if i_l > 0:
-                    dprev = D[i_l]
-                    if big:
-                        dprev[:, :] = np.dot(W, dz)
-                    else:
-                        for k in range(din):
-                            w = W[k, 0]
-                            for n in range(M):
-                                dprev[k, n] = w * dz[0, n]
-                            for j in range(1, dout):
-                                w = W[k, j]
-                                for n in range(M):
-                                    dprev[k, n] += w * dz[j, n]
-                    for k in range(din):
-                        _dact_row(codes[i_l - 1], a, dprev, k)
-
-            # clipping and the optimizer's rule, elementwise over the flat buffers
-            if do_clip:
-                for i in range(P):
-                    grads[i] = clip_(grads[i], lo, hi)
-            c = coef(h, float(t0 + e + 1))
-            for i in range(P):  # an unused slot is 0.0, as in Optimizer.step (slots: constant)
-                a = s1[i] if slots > 0 else 0.0
-                b = s2[i] if slots > 1 else 0.0
-                params[i], a, b = update(params[i], grads[i], a, b, h, c)
-                if slots > 0:
-                    s1[i] = a
-                if slots > 1:
-                    s2[i] = b
-
             ran = e + 1
             if not np.isfinite(loss):
                 break
@@ -208,8 +293,8 @@ def _build(loss_point, coefficients, rule, clip, same_side, slots):
 class FusedStep:
     """A compiled training run of one MLP shape, loss and optimizer (see :func:`fused_trainer`).
 
-    Buffers sized for the last N are kept between calls; :meth:`run` works in place on the
-    arrays it is handed and reads every hyper-parameter afresh.
+    Buffers sized for the last N and batch size are kept between calls; :meth:`run` works in
+    place on the arrays it is handed and reads every hyper-parameter afresh.
     """
 
     def __init__(self, spec: FusedSpec) -> None:
@@ -219,49 +304,62 @@ class FusedStep:
         self.has_b = np.array(spec.biases, dtype=np.int64)
         self.dtype = np.dtype(spec.dtype)
         self._eps = float(np.finfo(self.dtype).eps)
-        self._epochs = _build(spec.loss_point, spec.coefficients, spec.rule, spec.clip,
-                              spec.same_side, spec.slots)
-        self._N = -1
+        self._epochs = _build(spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
+                              spec.clip, spec.same_side, spec.slots)
+        self._shape = None
         self._no_slot = np.zeros(0, dtype=self.dtype)
+        self._full = np.zeros((1, 0), dtype=np.int64)  # full-batch: no order
         self._compiled = config.DISABLE_JIT  # an unused slot: never read or written
 
-    def _buffers(self, N: int) -> None:
-        if N != self._N:  # per-layer outputs and their gradients, reused while N stays
-            self._M = _row_length(N, self.spec.dims)
-            size = self._M * int(self.dims.sum())
-            self._abuf = np.zeros(size, dtype=self.dtype)
-            self._dbuf = np.zeros(size, dtype=self.dtype)
-            self._terms = np.zeros((1, self._M), dtype=self.dtype)
-            self._N = N
+    def _buffers(self, N: int, B: int) -> None:
+        if (N, B) != self._shape:  # outputs and their gradients, reused while N and B stay
+            width = 2 * int(self.dims.sum())
+            M1, M2 = _row_length(B, self.spec.dims), _row_length(N % B, self.spec.dims)
+            self._buf1 = np.zeros(M1 * width, dtype=self.dtype)
+            self._buf2 = np.zeros(M2 * width, dtype=self.dtype)
+            self._terms = np.zeros((self.spec.dims[-1], M1), dtype=self.dtype)
+            self._shape = (N, B)
 
     def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
             grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
-            clip: tuple[float, float] | None = None,
-            target_accuracy: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Train up to ``epochs`` full-batch epochs on X (N, Din), y (N, Dout).
+            clip: tuple[float, float] | None = None, target_accuracy: float | None = None,
+            batch_size: int | None = None,
+            order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Train up to ``epochs`` epochs on X (N, Din), y (N, Dout): full-batch, or with
+        ``batch_size`` < N mini-batches of that many samples in the order ``order[e % R]``
+        for epoch e (``order`` (R, N) int64, each row a permutation of range(N)).
 
         ``params``, ``grads`` and the (at most two) ``state`` arrays are flat, C-contiguous and
         updated in place; ``hyper`` are the optimizer's hyper-parameters and ``t`` the steps it
-        took so far. Stops after the first epoch whose accuracy reaches ``target_accuracy`` or
-        whose loss is not finite (that epoch's update done, as in the per-layer path).
+        took so far (one per batch). Stops after the first epoch whose accuracy reaches
+        ``target_accuracy`` or whose loss is not finite (that epoch's updates done, as in the
+        per-layer path).
 
         Returns
         -------
         losses : ndarray (E,) float64
-            Per-epoch loss, E <= ``epochs`` the epochs that ran.
+            Per-epoch loss (the sample-weighted mean of its batches'), E <= ``epochs`` the
+            epochs that ran.
         correct : ndarray (E,) int64
             Per-epoch count of correct predictions.
         """
         N = X.shape[0]
-        self._buffers(N)
+        B = N if batch_size is None or batch_size >= N else int(batch_size)
+        if B < N:
+            if order is None or order.ndim != 2 or order.shape[1] != N or len(order) == 0:
+                raise ValueError(f"mini-batches need an order of shape (R, {N})")
+            order = np.ascontiguousarray(order, dtype=np.int64)
+        else:
+            order = self._full
+        self._buffers(N, B)
         s1, s2 = (list(state) + [self._no_slot, self._no_slot])[:2]
         losses = np.empty(epochs, dtype=np.float64)
         correct = np.empty(epochs, dtype=np.int64)
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
-        args = (X, y, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t, self.dims,
-                self.codes, self.has_b, self._eps, clip is not None, lo, hi, target, self._M,
-                self._abuf, self._dbuf, self._terms, losses, correct)
+        args = (X, y, order, B, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t,
+                self.dims, self.codes, self.has_b, self._eps, clip is not None, lo, hi, target,
+                self._buf1, self._buf2, self._terms, losses, correct)
         if not self._compiled:  # compile first: a failure must leave every array untouched
             try:
                 self._epochs.compile(tuple(typeof(a) for a in args))

@@ -96,6 +96,12 @@ def _exp(x):
     return res if x == x else x
 
 
+@jit(error_model="numpy", inline="always")
+def _where(condition, x, y):
+    """np.where on single numbers: x if condition else y."""
+    return x if condition else y
+
+
 # -- the activations of fastnn.nn.activations, compiled ------------------------------------------
 _compiling: set = set()
 
@@ -104,8 +110,9 @@ _compiling: set = set()
 def compile_definition(func: types.FunctionType):
     """``func``, a definition from :mod:`fastnn.nn` written for arrays and numbers alike,
     compiled to be inlined: every plain Python function it calls by a global name is compiled
-    the same way (so definitions may call each other, as AdamW's rule calls Adam's), and a
-    global ``exp`` is this module's vectorizable :func:`_exp`."""
+    the same way (so definitions may call each other, as AdamW's rule calls Adam's), a global
+    ``exp`` is this module's vectorizable :func:`_exp` and a global ``where`` the select
+    :func:`_where`."""
     if func in _compiling:
         raise ValueError(f"{func.__qualname__} calls itself: a definition cannot be recursive")
     _compiling.add(func)
@@ -116,6 +123,8 @@ def compile_definition(func: types.FunctionType):
                 namespace[name] = compile_definition(namespace[name])
         if "exp" in namespace:
             namespace["exp"] = _exp
+        if "where" in namespace:  # on numbers: a select (np.where compiles array machinery)
+            namespace["where"] = _where
     finally:
         _compiling.discard(func)
     copy = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__,
@@ -164,10 +173,25 @@ def _chain(link, functions):
 ACTIVATION_CODES = {name: i for i, name in enumerate(activations.ACTIVATIONS)}
 # Helpers of the fused step take a 2-D block and a row index: making an array view costs ~20 ns,
 # as much as the arithmetic of a whole row of the lab network.
-#: act_row(code, z, j, b): z[j] <- f(z[j] + b), z (D, M).
-_act_row = _chain(_forward_link, [activations.FORWARD[a] for a in activations.ACTIVATIONS])
-#: dact_row(code, y, d, j): d[j] <- backward(y[j], d[j]), y the activation's output (D, M).
-_dact_row = _chain(_backward_link, [activations.BACKWARD[a] for a in activations.ACTIVATIONS])
+# NOTE: compiled once. The two row helpers below are not inlined into their callers: each is
+# compiled once per dtype and machine (on-disk cache) and every fused step and kernel calls it,
+# one call per row (a few ns against a row's arithmetic), so that a new loss or optimizer
+# compiles its own code only; inlined, every fused step re-compiled the loops of all
+# activations (most of its cold compile).
+_act_chain = _chain(_forward_link, [activations.FORWARD[a] for a in activations.ACTIVATIONS])
+_dact_chain = _chain(_backward_link, [activations.BACKWARD[a] for a in activations.ACTIVATIONS])
+
+
+@jit(error_model="numpy")
+def _act_row(code, z, j, b):
+    """z[j] <- f(z[j] + b), z (D, M), f the activation numbered ``code``."""
+    _act_chain(code, z, j, b)
+
+
+@jit(error_model="numpy")
+def _dact_row(code, y, d, j):
+    """d[j] <- backward(y[j], d[j]), y the activation's output (D, M)."""
+    _dact_chain(code, y, d, j)
 
 
 # NOTE: reductions. _dot_rows and _sum_row are the only code compiled with a fastmath flag, and
