@@ -204,6 +204,17 @@ def markdown(results: dict) -> str:
                                                             r["info"]["peak_extra_MiB"]))]
             lines.append("")
             continue
+        if all("cold_s" in r["info"] for r in group):  # numba-cold-start: new processes
+            lines += [f"## {workload}", "",
+                      "A new process, from its first line to its first finished epoch of "
+                      "`fastnn train --backend numba`'s default run.", "",
+                      "| backend | cold: empty cache | warm: cache filled | of which imports "
+                      "| of which first epoch |", "|---|---:|---:|---:|---:|"]
+            lines += [f"| {r['label']} | {r['info']['cold_s']:.2f} s | {r['info']['warm_s']:.2f}"
+                      f" s | {r['info']['import_s']:.2f} s | {r['info']['first_epoch_s']:.3f} s |"
+                      for r in group]
+            lines.append("")
+            continue
         lines += [f"## {workload}", "",
                   "| backend | dtype | median | vs reference | vs PyTorch | GFLOP/s | % peak |",
                   "|---|---|---:|---:|---:|---:|---:|"]

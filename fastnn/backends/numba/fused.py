@@ -226,20 +226,25 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
         N = X.shape[0]
         L = dims.shape[0] - 1
         DL = dims[L]
-        poff = np.zeros(L + 1, dtype=np.int64)  # layer i's W then b: params[poff[i]:poff[i+1]]
-        for i in range(L):
-            poff[i + 1] = poff[i] + dims[i] * dims[i + 1] + dims[i + 1] * has_b[i]
         # every view made once per call: a view made in the epoch loop costs ~20 ns
-        boff = poff[:L] + dims[:L] * dims[1:]  # layer i's b: params[boff[i]:poff[i + 1]]
-        Ws = [params[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
-        # a layer without bias adds -0.0s, as the per-layer path does: z + (-0.0) is z
         widest = 0
         for i in range(1, L + 1):
             widest = max(widest, dims[i])
+        # a layer without bias adds -0.0s, as the per-layer path does: z + (-0.0) is z
         nob = np.full(widest, -0.0, dtype=params.dtype)
-        Bs = [params[boff[i]:poff[i + 1]] if has_b[i] else nob[:dims[i + 1]] for i in range(L)]
-        GWs = [grads[poff[i]:boff[i]].reshape((dims[i], dims[i + 1])) for i in range(L)]
-        GBs = [grads[boff[i]:poff[i + 1]] for i in range(L)]
+        Ws = []  # layer i's W (Din, Dout) then its b (Dout,), if it has one, in params
+        Bs = []
+        GWs = []
+        GBs = []
+        off = 0
+        for i in range(L):
+            w_end = off + dims[i] * dims[i + 1]
+            end = w_end + dims[i + 1] * has_b[i]
+            Ws.append(params[off:w_end].reshape((dims[i], dims[i + 1])))
+            GWs.append(grads[off:w_end].reshape((dims[i], dims[i + 1])))
+            Bs.append(params[w_end:end] if has_b[i] else nob[:dims[i + 1]])
+            GBs.append(grads[w_end:end])
+            off = end
         A1, D1, yT1 = _blocks(buf1, dims, Y.dtype)  # batches of B (or all N) samples
         A2, D2, yT2 = _blocks(buf2, dims, Y.dtype)  # the last, smaller, batch
         full = B >= N
