@@ -19,12 +19,13 @@ elementwise loops and never reaches a sum over samples, which stop at N.
 from __future__ import annotations
 
 import functools
+import hashlib
 
 import numpy as np
 from numba import config, typeof
 
 from ..base import FusedSpec, FusedUnsupported
-from .cache import jit
+from .cache import describe, jit
 from .kernels import (
     ACTIVATION_CODES,
     _act_row,
@@ -76,6 +77,18 @@ def _blocks(buf, dims, dtype):
 def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
     """The epoch loop for one loss (a softmax loss when ``softmax``), update rule (using
     ``slots`` state slots), clip rule and accuracy test."""
+    # NOTE: one name per build. Numba names compiled code and its environment after the
+    # function's qualified name and a per-process counter: closures of another build, compiled
+    # in another process and loaded from the cache into this one, could share those names.
+    tag = hashlib.sha256(describe((loss_point, softmax, coefficients, rule, clip, same_side,
+                                   slots)).encode()).hexdigest()[:16]
+
+    def jit_named(**options):
+        def wrap(func):
+            func.__qualname__ = f"fused_{func.__name__}_{tag}"
+            return jit(**options)(func)
+        return wrap
+
     point = compile_definition(loss_point)
     coef = compile_definition(coefficients)
     update = compile_definition(rule)
@@ -83,7 +96,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
     hit = compile_definition(same_side)
 
     if softmax:
-        @jit(error_model="numpy")
+        @jit_named(error_model="numpy")
         def loss_terms(out, yT, d, terms, N, eps):
             """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)
             feature-major, from each sample's shifted logits and their statistics."""
@@ -100,14 +113,14 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                 for j in range(out.shape[0]):
                     terms[j, n], d[j, n] = point(out[j, n] - zmax, yT[j, n], s, ysum, N)
     else:
-        @jit(error_model="numpy")
+        @jit_named(error_model="numpy")
         def loss_terms(out, yT, d, terms, N, eps):
             """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)."""
             for j in range(out.shape[0]):
                 for n in range(N):
                     terms[j, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
 
-    @jit(error_model="numpy")
+    @jit_named(error_model="numpy")
     def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, has_b, eps, terms):
         """Forward, loss and backward of the N samples in A[0] (targets yT): the gradients into
         GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N."""
@@ -189,7 +202,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                     _dact_row(codes[i_l - 1], a, dprev, k)
         return loss, hits
 
-    @jit(error_model="numpy")
+    @jit_named(error_model="numpy")
     def apply_update(params, grads, s1, s2, h, t, do_clip, lo, hi):
         """Clipping, then the optimizer's rule for step ``t``, elementwise over the flat
         buffers."""
@@ -207,7 +220,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             if slots > 1:
                 s2[i] = b
 
-    @jit(error_model="numpy")
+    @jit_named(error_model="numpy")
     def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, has_b, eps,
                      do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
