@@ -51,20 +51,21 @@ def counted_sets(monkeypatch):
 
 def test_conv_claims_the_cores_once_and_then_never_switches_threads(counted_sets):
     x, W, b, dout = conv_inputs()
-    with threadpool_limits(2, user_api="blas"), T.limit_threads():
-        assert set(blas_threads()) == {2}
-        counted_sets.clear()  # threadpool_limits' own
-        be.conv2d_forward(x, W, b, padding=1)  # the claim: each BLAS to one thread, once
-        claimed = list(counted_sets)
-        assert claimed and all(n == 1 for _, n in claimed)
-        assert len(claimed) == len(blas_threads())
-        for _ in range(3):
-            be.conv2d_forward(x, W, b, padding=1)
-            be.conv2d_backward(x, W, dout, padding=1)
-            be.max_pool2d_backward(x, x[:, :, :8:2, :8:2], 2)
-            assert set(blas_threads()) == {1}
-        assert counted_sets == claimed  # no switch per call, and none back
-    assert set(blas_threads()) == {2}  # the scope restored the claim
+    with threadpool_limits(2, user_api="blas"):
+        with T.limit_threads():
+            assert set(blas_threads()) == {2}
+            counted_sets.clear()  # threadpool_limits' own
+            be.conv2d_forward(x, W, b, padding=1)  # the claim: each BLAS to one thread, once
+            claimed = list(counted_sets)
+            assert claimed and all(n == 1 for _, n in claimed)
+            assert len(claimed) == len(blas_threads())
+            for _ in range(3):
+                be.conv2d_forward(x, W, b, padding=1)
+                be.conv2d_backward(x, W, dout, padding=1)
+                be.max_pool2d_backward(x, x[:, :, :8:2, :8:2], 2)
+                assert set(blas_threads()) == {1}
+            assert counted_sets == claimed  # no switch per call, and none back
+        assert set(blas_threads()) == {2}, threadpool_info()  # the scope restored the claim
 
 
 def test_kernels_leave_threads_as_they_find_them_when_claimed(counted_sets):
