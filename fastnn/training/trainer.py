@@ -82,8 +82,10 @@ class Trainer:
     seed : int, optional
         Seed of the mini-batch shuffling; with the model's seed, the whole run is reproducible.
     threads : int, optional
-        Threads for Numba kernels and BLAS during :meth:`fit` (see :mod:`fastnn.threads`);
-        None leaves the process's settings alone.
+        Threads of every pool (Numba's, BLAS's) during :meth:`fit`; None keeps each library's
+        own. Either way fit runs under fastnn's thread policy (:mod:`fastnn.threads`: the numba
+        backend's convolution takes the cores for Numba's pool, BLAS then on one thread) and
+        restores every setting after.
     **optimizer_options
         Hyper-parameters of the optimizer (``momentum``, ``beta1``, ``eps``, ``weight_decay``...).
     """

@@ -2,11 +2,13 @@
 
 Convolution is im2col + GEMM one sample at a time, the samples split into one block per thread
 (``prange`` over blocks): each block fills a column buffer (C*KH*KW, OH*OW) that stays in cache,
-multiplies it by W with a single-threaded BLAS call (``np.dot``), and writes ``out[n]`` straight
-in NCHW; backward does col2im into ``dx[n]`` the same way. Measured on the benchmark shapes, this
-beat both one whole-batch im2col + threaded GEMM (the ``numpy`` backend's way: 2-3x slower, the
-column buffer falls out of cache and needs transposes) and batching several samples per GEMM
-(per-sample GEMMs ran at the highest GFLOP/s).
+multiplies it by W with a single-threaded BLAS call (``np.dot``: every kernel here first claims
+the cores for Numba's pool, :func:`fastnn.threads.use_numba_pool`, which leaves BLAS on one
+thread once and for all), and writes ``out[n]`` straight in NCHW; backward does col2im into
+``dx[n]`` the same way. Measured on the benchmark shapes, this beat both one whole-batch im2col
++ threaded GEMM (the ``numpy`` backend's way: 2-3x slower, the column buffer falls out of cache
+and needs transposes) and batching several samples per GEMM (per-sample GEMMs ran at the highest
+GFLOP/s).
 
 Stride 1 (the common case) takes a faster path: the padded sample is copied once into a buffer
 with rows of the padded width Wp, so each column-buffer row (c, i, j) is ONE contiguous slice of
@@ -25,44 +27,14 @@ depends on); with ``NUMBA_DISABLE_JIT=1`` they run as plain Python.
 
 from __future__ import annotations
 
-import functools
-from contextlib import contextmanager
-
 import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba's np.dot calls, for the policy)
 from numba import prange
 
+from ...threads import use_numba_pool
 from ..base import check_buffer_fits, check_conv2d, check_max_pool2d
 from .cache import jit
-
-
-@contextmanager
-def single_threaded_blas():
-    """BLAS on one thread inside: the GEMMs run in Numba's threads, one per sample block.
-
-    Without this, OpenBLAS's own threads fight Numba's for the cores (measured: 40x slower on 2
-    cores). Through threadpoolctl, ~4 us a call.
-    """
-    libs = _blas_libraries()
-    before = [lib.num_threads for lib in libs]
-    for lib, n in zip(libs, before, strict=True):
-        if n != 1:
-            lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in zip(libs, before, strict=True):
-            if n != 1:
-                lib.set_num_threads(n)
-
-
-@functools.cache
-def _blas_libraries() -> tuple:
-    """threadpoolctl's controllers of the loaded BLAS libraries (found once)."""
-    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS Numba's np.dot calls: load it)
-    from threadpoolctl import ThreadpoolController
-
-    return tuple(lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas")
 
 
 @jit()
@@ -316,7 +288,9 @@ def _max_pool_backward(x, dout, KH, KW, s, dx):  # pragma: no cover - jitted
 
 
 def _blocks(N: int) -> int:
-    """Sample blocks for the parallel loops: one per thread, at most one per sample."""
+    """Claim the cores for Numba's pool (BLAS on one thread, set once: see fastnn.threads), and
+    return the sample blocks for the parallel loops: one per thread, at most one per sample."""
+    use_numba_pool()
     return max(1, min(N, numba.get_num_threads()))
 
 
@@ -331,11 +305,10 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
     check_buffer_fits("conv2d_forward", "output", (N, F, OH, OW), x.dtype)
     out = np.empty((N, F, OH * OW), dtype=x.dtype)
     x, Wm = np.ascontiguousarray(x), np.ascontiguousarray(W).reshape(F, -1)
-    with single_threaded_blas():
-        if stride == 1:
-            _conv_forward_s1(x, Wm, b, KH, KW, int(padding), OH, OW, T, out)
-        else:
-            _conv_forward(x, Wm, b, KH, KW, int(stride), int(padding), OH, OW, T, out)
+    if stride == 1:
+        _conv_forward_s1(x, Wm, b, KH, KW, int(padding), OH, OW, T, out)
+    else:
+        _conv_forward(x, Wm, b, KH, KW, int(stride), int(padding), OH, OW, T, out)
     return out.reshape(N, F, OH, OW)
 
 
@@ -354,11 +327,10 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
     dbs = np.empty((T, F), dtype=x.dtype)
     args = (np.ascontiguousarray(x), Wm, np.ascontiguousarray(Wm.T),
             np.ascontiguousarray(dout).reshape(N, F, OH * OW), KH, KW)
-    with single_threaded_blas():
-        if stride == 1:
-            _conv_backward_s1(*args, int(padding), OH, OW, T, dx, dWs, dbs)
-        else:
-            _conv_backward(*args, int(stride), int(padding), OH, OW, T, dx, dWs, dbs)
+    if stride == 1:
+        _conv_backward_s1(*args, int(padding), OH, OW, T, dx, dWs, dbs)
+    else:
+        _conv_backward(*args, int(stride), int(padding), OH, OW, T, dx, dWs, dbs)
     return dx, dWs.sum(axis=0).reshape(F, C, KH, KW), dbs.sum(axis=0)
 
 
@@ -366,6 +338,7 @@ def max_pool2d_forward(x: np.ndarray, size=2, stride=None) -> np.ndarray:
     """x (N, C, H, W) -> (N, C, OH, OW), the max of each window."""
     KH, KW, s, OH, OW = check_max_pool2d("max_pool2d_forward", x, None, size, stride)
     out = np.empty((*x.shape[:2], OH, OW), dtype=x.dtype)
+    use_numba_pool()
     _max_pool_forward(np.ascontiguousarray(x), KH, KW, s, OH, OW, out)
     return out
 
@@ -374,5 +347,6 @@ def max_pool2d_backward(x: np.ndarray, dout: np.ndarray, size=2, stride=None) ->
     """x (N, C, H, W), dout (N, C, OH, OW) -> dx; each window's gradient to its first maximum."""
     KH, KW, s, OH, OW = check_max_pool2d("max_pool2d_backward", x, dout, size, stride)
     dx = np.empty(x.shape, dtype=x.dtype)
+    use_numba_pool()
     _max_pool_backward(np.ascontiguousarray(x), np.ascontiguousarray(dout), KH, KW, s, dx)
     return dx
