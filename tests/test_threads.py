@@ -122,11 +122,22 @@ def test_a_cnn_fit_claims_the_cores_for_numba_and_gives_them_back():
         assert set(blas_threads()) == {2}
 
 
-def test_an_mlp_fit_keeps_blas_threads():
-    """Nothing runs in Numba's pool: the big-MLP GEMMs keep BLAS's threads."""
+def test_an_mlp_fit_keeps_blas_threads(monkeypatch):
+    """Nothing runs in Numba's pool: the big-MLP GEMMs (in the fused step, mini-batches
+    included) keep BLAS's threads."""
+    from fastnn.backends.numba import fused as F
+
     model = fastnn.MLP([3, 8, 2], seed=0)
     trainer = fastnn.Trainer(model, lr=0.1, backend="numba", seed=0)
-    seen = spy_steps(trainer)
+    seen = []
+    real = F.FusedStep.run
+
+    def run(*args, **kw):
+        out = real(*args, **kw)
+        seen.append((numba.get_num_threads(), tuple(blas_threads())))
+        return out
+
+    monkeypatch.setattr(F.FusedStep, "run", run)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((16, 3)), rng.random((16, 2))
     with threadpool_limits(2, user_api="blas"):
