@@ -1,23 +1,41 @@
 """The ``numpy`` backend: vectorized NumPy, one BLAS call per dense product.
 
-Activations are the reference backend's: the formulas of :mod:`fastnn.nn.activations` already
-run on whole arrays.
+Activations apply the formulas of :mod:`fastnn.nn.activations` to whole arrays, as the reference
+backend does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..nn.activations import BACKWARD, FORWARD, check_activation
 from .base import (
+    check_activation_backward,
+    check_activation_forward,
     check_buffer_fits,
     check_conv2d,
     check_dense_backward,
     check_dense_forward,
     check_max_pool2d,
 )
-from .reference import activation_backward, activation_forward  # noqa: F401
 
 NAME = "numpy"
+
+
+def activation_forward(name: str, z: np.ndarray) -> np.ndarray:
+    """y = f(z), elementwise, any shape."""
+    if name not in FORWARD:
+        check_activation(name)
+    check_activation_forward(z)
+    return FORWARD[name](z)
+
+
+def activation_backward(name: str, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dz = dy * f'(y), the derivative written from the output."""
+    if name not in BACKWARD:
+        check_activation(name)
+    check_activation_backward(y, dy)
+    return BACKWARD[name](y, dy)
 
 
 # Dense products are ``ndarray.dot``, not ``@``: on these 2-D layouts both make the same BLAS call
