@@ -272,7 +272,8 @@ class Trainer:
                     epoch = self.epoch
                     if fresh_data is not None and epoch > 0:
                         X, y = self._check_data(*fresh_data(epoch + 1))
-                    stop = min([end] + [(epoch // every + 1) * every for every in observed])
+                    stop = min([end] + [(epoch // every + 1) * every for every in observed]) \
+                        if observed else end
                     if len(X) != N:  # chosen again only when fresh data changes the size
                         N, strategy = len(X), self._strategy(len(X), batch_size, shuffle)
                     losses, accs = strategy.run(X, y, stop - epoch, target_accuracy)
