@@ -322,7 +322,8 @@ class Trainer:
         finite, or its last update left a weight that is not (which the next epoch's loss would
         show: after the last epoch, no loss would)."""
         # Fast tests first, exact ones only when they fail: a sum (or a dot product) with a NaN
-        # or an infinity in it is not finite, so a finite one proves every term finite.
+        # or an infinity in it is not finite, so a finite one proves every term finite. (Called
+        # inside fit's errstate: a dot that overflows on huge finite weights warns nothing.)
         first = self.epoch - len(losses) + 1
         if not math.isfinite(sum(losses)):
             finite = np.isfinite(np.asarray(losses, dtype=np.float64))
