@@ -93,7 +93,7 @@ class Dense(Layer):
         return be.dense_forward(x, self.W, self._b)
 
     def backward(self, be, dout, need_dx=True):
-        dx, dW, db = be.dense_backward(self._x, self.W, dout, need_dx=need_dx)
+        dx, dW, db = be.dense_backward(self._x, self.W, dout, need_dx)
         self.dW[...] = dW
         if self.bias:
             self.db[...] = db

@@ -130,7 +130,7 @@ class Sequential:
         """
         first = 0 if need_dx else self._first_with_params
         for i in range(len(self.layers) - 1, first - 1, -1):
-            dout = self.layers[i].backward(be, dout, need_dx=need_dx or i > first)
+            dout = self.layers[i].backward(be, dout, need_dx or i > first)
         return dout if need_dx else None
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:

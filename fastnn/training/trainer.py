@@ -278,7 +278,8 @@ class Trainer:
                     epoch = self.epoch
                     if fresh_data is not None and epoch > 0:
                         X, y = self._check_data(*fresh_data(epoch + 1))
-                    stop = min([end] + [(epoch // every + 1) * every for every in observed])
+                    stop = min([end] + [(epoch // every + 1) * every for every in observed]) \
+                        if observed else end
                     if len(X) != N:  # chosen again only when fresh data changes the size
                         N, strategy = len(X), self._strategy(len(X), batch_size, shuffle)
                     losses, accs = strategy.run(X, y, stop - epoch, target_accuracy)
@@ -326,12 +327,18 @@ class Trainer:
         """DivergenceError when a loss of the stretch that ended at ``self.epoch`` is not
         finite, or its last update left a weight that is not (which the next epoch's loss would
         show: after the last epoch, no loss would)."""
+        # Fast tests first, exact ones only when they fail: a sum (or a dot product) with a NaN
+        # or an infinity in it is not finite, so a finite one proves every term finite. (Called
+        # inside fit's errstate: a dot that overflows on huge finite weights warns nothing.)
         first = self.epoch - len(losses) + 1
-        finite = np.isfinite(np.asarray(losses, dtype=np.float64))
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise self.divergence(f"the loss became {losses[i]} at epoch {first + i}", first + i)
-        if not np.isfinite(self.model.params).all():
+        if not math.isfinite(sum(losses)):
+            finite = np.isfinite(np.asarray(losses, dtype=np.float64))
+            if not finite.all():
+                i = int(np.argmin(finite))
+                raise self.divergence(f"the loss became {losses[i]} at epoch {first + i}",
+                                      first + i)
+        params = self.model.params
+        if not math.isfinite(params.dot(params)) and not np.isfinite(params).all():
             raise self.divergence(f"the weights became non-finite in the update of epoch "
                                   f"{self.epoch}", self.epoch)
 
