@@ -48,6 +48,29 @@ def test_markdown_ratios():
     assert "GEMM peak measured in this run" in text
 
 
+def test_markdown_scikit_learn_column_only_where_it_has_a_row():
+    results = run()
+    results["benchmarks"] += [result("sk", "d", "sklearn-1.9", 30e-3),
+                              result("nb", "d", "numba", 6e-3),
+                              result("t1", "d", "pytorch-2.13", 20e-3, threads=1)]
+    text = bench.markdown(results)
+    row = next(line for line in text.splitlines() if line.startswith("| numba |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[4:6] == ["3.33×", "5.00×"]  # vs PyTorch 20/6, vs scikit-learn 30/6
+    w = text.split("## w")[1].split("## ")[0]
+    assert "scikit-learn" not in w and "| backend | dtype | median | vs reference | vs PyTorch" \
+        " | GFLOP/s | % peak |" in w
+
+
+def test_markdown_cold_start_table():
+    results = run()
+    cold = result("cs", "numba-cold-start", "numba", 0.5)
+    cold["extra_info"].update(cold_s=7.95, warm_s=0.52, import_s=0.37, first_epoch_s=0.142)
+    results["benchmarks"].append(cold)
+    text = bench.markdown(results)
+    assert "| numba | 7.95 s | 0.52 s | 0.37 s | 0.142 s |" in text
+
+
 def test_slower_machine_is_not_a_regression():
     table, regressed = bench.compare(run(), run(scale=2.0))
     assert not regressed and "machine speed factor 2.00" in table

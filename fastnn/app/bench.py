@@ -215,25 +215,29 @@ def markdown(results: dict) -> str:
                       for r in group]
             lines.append("")
             continue
+        sklearn = any(g["backend"].startswith("sklearn") for g in group)
         lines += [f"## {workload}", "",
-                  "| backend | dtype | median | vs reference | vs PyTorch | GFLOP/s | % peak |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+                  "| backend | dtype | median | vs reference | vs PyTorch | "
+                  + ("vs scikit-learn | " if sklearn else "") + "GFLOP/s | % peak |",
+                  "|---|---|---:|---:|---:|" + ("---:|" if sklearn else "") + "---:|---:|"]
         for r in sorted(group, key=lambda r: (r["dtype"], r["median"])):
             same = [g for g in group if g["dtype"] == r["dtype"]]
             ref = [g["median"] for g in same if g["backend"] == "reference"]
             torch = [g["median"] for g in same if g["backend"].startswith("pytorch")]
+            skl = [g["median"] for g in same if g["backend"].startswith("sklearn")]
             vs_ref = f"{ref[0] / r['median']:.1f}×" if ref and r["backend"] != "reference" \
                 else ""
             vs_torch = f"{min(torch) / r['median']:.2f}×" if torch else ""
+            vs_skl = (f"{min(skl) / r['median']:.2f}× | " if skl else " | ") if sklearn else ""
             gf = r["flops"] / r["median"] / 1e9 if r["flops"] else None
             peak = peaks.get(r["dtype"])
             lines.append(f"| {r['label']} | {r['dtype']} | {_fmt_time(r['median'])} | {vs_ref} | "
-                         f"{vs_torch} | {'' if gf is None else f'{gf:.2f}'} | "
+                         f"{vs_torch} | {vs_skl}{'' if gf is None else f'{gf:.2f}'} | "
                          f"{'' if gf is None or not peak else f'{100 * gf * 1e9 / peak:.1f}'} |")
         lines.append("")
     lines += ["\"vs reference\" is the reference backend's time over this row's (higher is "
               "faster); \"vs PyTorch\" is the fastest PyTorch row's time over this row's (> 1: "
-              "faster than PyTorch).", ""]
+              "faster than PyTorch); \"vs scikit-learn\" the same for scikit-learn's row.", ""]
     return "\n".join(lines)
 
 

@@ -8,8 +8,8 @@ its slope 0.01. PyTorch makes the same choice for both.
 Every formula uses arithmetic and the NumPy functions imported below by name only, so it runs
 on whole arrays (the ``reference`` and ``numpy`` backends apply these very functions) and on
 single numbers in compiled loops (the ``numba`` backend compiles them, with its own vectorizable
-``exp`` bound to that name). Python floats in them are NumPy's weak scalars: a float32 array
-stays float32.
+``exp`` and ``tanh`` bound to those names, and a select bound to ``where``). Python floats in
+them are NumPy's weak scalars: a float32 array stays float32.
 """
 
 from __future__ import annotations
