@@ -195,3 +195,31 @@ def test_softmax_point_gives_the_per_layer_loss():
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     assert_rel_close(g, (p - y) / 9, 1e-12)
+
+
+@pytest.mark.skipif(not JIT, reason="compiled row kernels only")
+def test_a_run_compiles_the_row_kernels_of_its_activations_only():
+    """The fused step takes its activations as tables of first-class functions, one slot per
+    activation: a run fills the slots of its own activations, identity's kernels the others."""
+    X, Y = _data()
+    model = fastnn.MLP([5, 6, 6, 3], activation="tanh", output_activation="identity", seed=0)
+    t = fastnn.Trainer(model, loss="softmax_cross_entropy", backend="numba", seed=0)
+    t.fit(X, Y, epochs=2, batch_size=16)
+    fwd, bwd = t._fused().compiled._tables
+    names = [k.dispatcher.py_func.__qualname__ for k in fwd + bwd]
+    used = {"tanh", "identity"}
+    want = [f"{d}act_row_{a if a in used else 'identity'}_float64" for d in ("", "d")
+            for a in fastnn.activations.ACTIVATIONS]
+    assert names == want
+
+
+def test_the_fused_step_refuses_arrays_its_compiled_code_does_not_take():
+    X, Y = _data()
+    t = _trainer("numba", "mse", "sgd")
+    _fit(t, X, Y, epochs=1)
+    step = t._fused().compiled
+    args = (t.model.params, t.model.grads, [], (0.1, 0.0), 0)
+    with pytest.raises(ValueError, match="C-contiguous float64 arrays; X is float64"):
+        step.run(np.asfortranarray(X), Y, 1, *args)
+    with pytest.raises(ValueError, match="y is float32"):
+        step.run(X, Y.astype(np.float32), 1, *args)

@@ -98,18 +98,25 @@ class _KeyedCache(caching.FunctionCache):
                  hashlib.sha256(deps.encode()).hexdigest()))
 
 
-def jit(**options):
-    """``numba.njit(**options)`` with the dependency-keyed on-disk cache (module docstring).
+def jit(signature=None, **options):
+    """``numba.njit(**options)`` with the dependency-keyed on-disk cache (module docstring);
+    with a ``signature``, compiled for it at once (from the cache when there) and for nothing
+    else, as ``njit(signature)`` does: such a function can be handed to compiled code as a
+    first-class function.
 
     Under ``NUMBA_DISABLE_JIT=1`` the function is returned as it is, as ``njit`` does.
     """
     def wrap(py_func):
         dispatcher = numba.njit(**options)(py_func)
-        if not config.DISABLE_JIT:
-            try:
-                dispatcher._cache = _KeyedCache(py_func)
-            except RuntimeError:  # no file to key on (code from exec, say): compile per process
-                pass
+        if config.DISABLE_JIT:
+            return dispatcher
+        try:
+            dispatcher._cache = _KeyedCache(py_func)
+        except RuntimeError:  # no file to key on (code from exec, say): compile per process
+            pass
+        if signature is not None:
+            dispatcher.compile(signature)
+            dispatcher.disable_compile()
         return dispatcher
     return wrap
 

@@ -20,20 +20,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import warnings
 
 import numpy as np
 from numba import config, typeof
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..base import FusedSpec, FusedUnsupported
 from .cache import describe, jit
 from .kernels import (
     ACTIVATION_CODES,
-    _act_row,
-    _dact_row,
     _dot_rows,
     _exp,
     _sum_row,
     compile_definition,
+    row_kernel_tables,
 )
 
 #: In the fused step, a layer whose product has at least this many multiply-adds (N*Din*Dout)
@@ -121,9 +122,10 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                     terms[j, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
 
     @jit_named(error_model="numpy")
-    def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, has_b, eps, terms):
+    def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, fwd, bwd, has_b, eps, terms):
         """Forward, loss and backward of the N samples in A[0] (targets yT): the gradients into
-        GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N."""
+        GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N; layer l's
+        activation is row kernels fwd[codes[l]], bwd[codes[l]] (first-class functions)."""
         L = dims.shape[0] - 1
         DL = dims[L]
         M = A[0].shape[1]
@@ -142,8 +144,9 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                         w = W[k, j]
                         for n in range(M):
                             z[j, n] += a[k, n] * w
+            act = fwd[codes[i_l]]
             for j in range(dout):
-                _act_row(codes[i_l], z, j, b[j])
+                act(z, j, b[j])
 
         # loss (per-entry terms summed over samples), its gradient into D's last block
         out, d = A[L], D[L]
@@ -170,8 +173,9 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                     hits += 1
 
         # backward: dz_l = dy_l * f'(y_l); dW = y_{l-1} dz^T, db = sum dz, dy_{l-1} = W dz
+        dact = bwd[codes[L - 1]]
         for j in range(DL):
-            _dact_row(codes[L - 1], out, d, j)
+            dact(out, d, j)
         for i_l in range(L - 1, -1, -1):
             din, dout = dims[i_l], dims[i_l + 1]
             a, W, dz, gW, gb = A[i_l], Ws[i_l], D[i_l + 1], GWs[i_l], GBs[i_l]
@@ -198,8 +202,9 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                             w = W[k, j]
                             for n in range(M):
                                 dprev[k, n] += w * dz[j, n]
+                dact = bwd[codes[i_l - 1]]
                 for k in range(din):
-                    _dact_row(codes[i_l - 1], a, dprev, k)
+                    dact(a, dprev, k)
         return loss, hits
 
     @jit_named(error_model="numpy")
@@ -221,8 +226,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                 s2[i] = b
 
     @jit_named(error_model="numpy")
-    def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, has_b, eps,
-                     do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
+    def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, fwd, bwd,
+                     has_b, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
         whose accuracy reaches ``target`` (>= 0) or whose loss is not finite).
 
@@ -231,7 +236,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
         one update each (the last one smaller when B does not divide N). params, grads, s1,
         s2 flat (P,) (s1, s2 the optimizer's state slots, scratch for unused ones); h the
         hyper-parameters, t0 the steps
-        taken so far; dims (L+1,) layer widths; codes (L,) activation codes; has_b (L,) 1 for a
+        taken so far; dims (L+1,) layer widths; codes (L,) activation codes, fwd and bwd their
+        row kernels (:func:`.kernels.row_kernel_tables`); has_b (L,) 1 for a
         layer with a bias, 0 for one without (its parameters are W alone); buf1, buf2 flat
         buffers (2 * M * sum(dims),) for batches of B (or N) and of N % B samples (see
         :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,) filled per epoch.
@@ -290,7 +296,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                         for j in range(DL):
                             yT[j, i] = Y[r, j]
                 batch_loss, batch_hits = batch_step(A, D, Ws, Bs, GWs, GBs, yT, nb, dims,
-                                                    codes, has_b, eps, terms)
+                                                    codes, fwd, bwd, has_b, eps, terms)
                 total += batch_loss * nb
                 hits += batch_hits
                 t += 1
@@ -328,6 +334,9 @@ class FusedStep:
         self._no_slot = np.zeros(0, dtype=self.dtype)
         self._full = np.zeros((1, 0), dtype=np.int64)  # full-batch: no order
         self._compiled = config.DISABLE_JIT  # an unused slot: never read or written
+        self._entry = self._epochs
+        self._tables = row_kernel_tables(frozenset(spec.activations), self.dtype.name) \
+            if self._compiled else ((), ())  # compiled with the step (run), under DISABLE_JIT now
 
     def _buffers(self, N: int, B: int) -> None:
         if (N, B) != self._shape:  # outputs and their gradients, reused while N and B stay
@@ -361,6 +370,13 @@ class FusedStep:
         correct : ndarray (E,) int64
             Per-epoch count of correct predictions.
         """
+        for name, a in (("X", X), ("y", y), ("params", params), ("grads", grads),
+                        *((f"state {i}", v) for i, v in enumerate(state))):
+            # the compiled entry point trusts its arrays' types (see below): check them here
+            if a.dtype != self.dtype or not a.flags.c_contiguous or a.ndim != (1 if name in (
+                    "params", "grads") or name.startswith("state") else 2):
+                raise ValueError(f"the fused step takes C-contiguous {self.dtype} arrays; "
+                                 f"{name} is {a.dtype} {a.shape}")
         N = X.shape[0]
         B = N if batch_size is None or batch_size >= N else int(batch_size)
         if B < N:
@@ -376,15 +392,28 @@ class FusedStep:
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
         args = (X, y, order, B, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t,
-                self.dims, self.codes, self.has_b, self._eps, clip is not None, lo, hi, target,
-                self._buf1, self._buf2, self._terms, losses, correct)
+                self.dims, self.codes, *self._tables, self.has_b, self._eps, clip is not None,
+                lo, hi, target, self._buf1, self._buf2, self._terms, losses, correct)
         if not self._compiled:  # compile first: a failure must leave every array untouched
             try:
-                self._epochs.compile(tuple(typeof(a) for a in args))
+                self._tables = row_kernel_tables(frozenset(self.spec.activations),
+                                                 self.dtype.name)
+                args = args[:12] + self._tables + args[14:]
+                with warnings.catch_warnings():
+                    # the row kernel tables are first-class functions, which Numba calls
+                    # experimental and says so whenever it types them: the feature is used as
+                    # documented, one signature per table, and tested
+                    warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                    sig = tuple(typeof(a) for a in args)
+                    self._epochs.compile(sig)
+                # called through its entry point: the dispatcher would type the tables of
+                # first-class functions again on every call (~0.5 ms); the entry point does not
+                # check its arguments' types, so run checks the arrays first
+                self._entry = self._epochs.overloads[sig].entry_point
             except Exception as e:  # Numba's typing and lowering errors, and their causes
                 raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
             self._compiled = True
-        ran = self._epochs(*args)
+        ran = self._entry(*args)
         return losses[:ran], correct[:ran]
 
 

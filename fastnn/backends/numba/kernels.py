@@ -273,27 +273,74 @@ def _chain(link, functions):
 
 #: activation name -> its code: its index in fastnn.nn.activations.ACTIVATIONS.
 ACTIVATION_CODES = {name: i for i, name in enumerate(activations.ACTIVATIONS)}
-# Helpers of the fused step take a 2-D block and a row index: making an array view costs ~20 ns,
-# as much as the arithmetic of a whole row of the lab network.
-# NOTE: compiled once. The two row helpers below are not inlined into their callers: each is
-# compiled once per dtype and machine (on-disk cache) and every fused step and kernel calls it,
-# one call per row (a few ns against a row's arithmetic), so that a new loss or optimizer
-# compiles its own code only; inlined, every fused step re-compiled the loops of all
-# activations (most of its cold compile).
-_act_chain = _chain(_forward_link, [activations.FORWARD[a] for a in activations.ACTIVATIONS])
-_dact_chain = _chain(_backward_link, [activations.BACKWARD[a] for a in activations.ACTIVATIONS])
 
 
-@jit(error_model="numpy")
-def _act_row(code, z, j, b):
-    """z[j] <- f(z[j] + b), z (D, M), f the activation numbered ``code``."""
-    _act_chain(code, z, j, b)
+# NOTE: row kernels, compiled per activation as it is first needed. The fused step applies
+# layer l's activation through a table of first-class functions, one slot per activation code,
+# all of one signature: one compiled step serves every choice of activations, and a run
+# compiles the loops of its own activations only (compiling all five, inlined as branches, was a
+# third of a cold start). A row kernel takes a 2-D block and a row index, not a row view: making
+# an array view costs ~20 ns, as much as the arithmetic of a whole row of the lab network.
+@functools.cache
+def row_kernels(name: str, dtype: str):
+    """``(act_row, dact_row)`` of activation ``name`` for C-ordered blocks (D, M) of ``dtype``:
+    ``act_row(z, j, b)``: z[j] <- f(z[j] + b); ``dact_row(y, d, j)``: d[j] <- backward(y[j],
+    d[j]), y the activation's output. Arithmetic in float64, rounded when stored."""
+    f = compile_definition(activations.FORWARD[name])
+    g = compile_definition(activations.BACKWARD[name])
+
+    def act_row(z, j, b):
+        for n in range(z.shape[1]):
+            z[j, n] = f(z[j, n] + b)
+
+    def dact_row(y, d, j):
+        for n in range(y.shape[1]):
+            d[j, n] = g(y[j, n], d[j, n])
+
+    # one name per kernel (see _activation_kernels)
+    act_row.__qualname__ = f"act_row_{name}_{dtype}"
+    dact_row.__qualname__ = f"dact_row_{name}_{dtype}"
+    scalar = nbtypes.float32 if dtype == "float32" else nbtypes.float64
+    block = nbtypes.Array(scalar, 2, "C")
+    return (jit(nbtypes.void(block, nbtypes.int64, scalar), error_model="numpy")(act_row),
+            jit(nbtypes.void(block, block, nbtypes.int64), error_model="numpy")(dact_row))
 
 
-@jit(error_model="numpy")
-def _dact_row(code, y, d, j):
-    """d[j] <- backward(y[j], d[j]), y the activation's output (D, M)."""
-    _dact_chain(code, y, d, j)
+if config.DISABLE_JIT:
+    def _first_class(dispatcher):
+        return dispatcher
+else:
+    class _FirstClass(nbtypes.WrapperAddressProtocol):
+        """A compiled row kernel as a first-class function, its address looked up once: handed
+        to compiled code, a dispatcher's address is looked up again on every call (~25 us,
+        against ~2 us for this object)."""
+
+        def __init__(self, dispatcher) -> None:
+            self.dispatcher = dispatcher
+            self._signature = nbtypes.void(*dispatcher.signatures[0])
+            cres = dispatcher.get_compile_result(self._signature)
+            self._address = cres.library.get_pointer_to_function(
+                cres.fndesc.llvm_cfunc_wrapper_name)
+
+        def __wrapper_address__(self) -> int:
+            return self._address
+
+        def signature(self):
+            return self._signature
+
+    def _first_class(dispatcher):
+        return _FirstClass(dispatcher)
+
+
+@functools.cache
+def row_kernel_tables(used: frozenset, dtype: str) -> tuple[tuple, tuple]:
+    """The fused step's (forward, backward) tables of first-class functions: slot
+    ``ACTIVATION_CODES[a]`` holds activation a's row kernels for a in ``used``, identity's for
+    the others (never called)."""
+    kernels = [row_kernels(a if a in used else "identity", dtype)
+               for a in activations.ACTIVATIONS]
+    return (tuple(_first_class(k[0]) for k in kernels),
+            tuple(_first_class(k[1]) for k in kernels))
 
 
 # NOTE: reductions. _dot_rows and _sum_row are the only code compiled with a fastmath flag, and
