@@ -107,20 +107,22 @@ def test_every_optimizer_activation_and_loss_equals_numpy(optimizer, loss, calls
 
 
 @pytest.mark.parametrize("clip", [(-0.05, 0.04), (-1.0, 1e-3), (-0.3, 0.01)])
-def test_clip_bounds(clip):
+def test_clip_bounds(clip, calls):
     X, Y = _data()
     runs = [_trainer(be, "softmax_cross_entropy", "adam", clip=clip) for be in ("numba", "numpy")]
     assert_same(*runs, *[_fit(t, X, Y) for t in runs])
+    assert calls == [(EPOCHS, 16)]
     unclipped = _trainer("numba", "softmax_cross_entropy", "adam")
     _fit(unclipped, X, Y)
     assert not np.allclose(unclipped.model.params, runs[0].model.params)
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 16, 51, 102, 103, 500])
-def test_batch_sizes_and_the_last_smaller_batch(batch_size):
+def test_batch_sizes_and_the_last_smaller_batch(batch_size, calls):
     X, Y = _data()
     runs = [_trainer(be, "mse", "momentum") for be in ("numba", "numpy")]
     assert_same(*runs, *[_fit(t, X, Y, batch_size=batch_size) for t in runs])
+    assert calls == [(EPOCHS, batch_size if batch_size < 103 else None)]
     assert runs[0].optimizer.t == EPOCHS * -(-103 // min(batch_size, 103))
 
 
@@ -145,11 +147,11 @@ def test_shuffling_follows_the_trainers_generator():
     for _ in range(EPOCHS):
         _fit(d, X, Y, epochs=1)
     assert_rel_close(d.model.params, a.model.params, 1e-12)
-    # the orders drawn are the permutations MiniBatch draws
+    # the orders drawn are the ones MiniBatch would draw: EPOCHS permutations of the seed's
     rng = np.random.default_rng(5)
-    orders = [rng.permutation(len(X)) for _ in range(EPOCHS)]
+    for _ in range(EPOCHS):
+        strategies.epoch_order(rng, len(X), True)
     assert a._rng.bit_generator.state == rng.bit_generator.state
-    assert not all((o == orders[0]).all() for o in orders[1:])
 
 
 def test_target_accuracy_stop_leaves_the_generator_as_the_per_layer_path(calls):
@@ -169,12 +171,12 @@ def test_long_data_gets_shorter_stretches(monkeypatch, calls):
     assert [e for e, _ in calls] == [2] * (EPOCHS // 2) + [1] * (EPOCHS % 2)  # 250 // 103
 
 
-def test_float32_minibatches():
+def test_float32_minibatches(calls):
     X, Y = _data()
     runs = [_trainer(be, "softmax_cross_entropy", "adam", dtype="float32")
             for be in ("numba", "numpy")]
     ha, hb = [_fit(t, X, Y) for t in runs]
-    assert runs[0].model.params.dtype == np.float32
+    assert runs[0].model.params.dtype == np.float32 and calls == [(EPOCHS, 16)]
     assert_rel_close(ha.loss, hb.loss, 1e-4, "losses")
     np.testing.assert_allclose(runs[0].model.params, runs[1].model.params, rtol=1e-3,
                                atol=1e-5)
@@ -223,3 +225,66 @@ def test_the_fused_step_refuses_arrays_its_compiled_code_does_not_take():
         step.run(np.asfortranarray(X), Y, 1, *args)
     with pytest.raises(ValueError, match="y is float32"):
         step.run(X, Y.astype(np.float32), 1, *args)
+
+
+def _normed_rule(p, g, s1, s2, h, c):
+    return p - c[0] * g / np.linalg.norm(g), s1, s2  # Numba types no norm of a scalar g
+
+
+class Normed(fastnn.optim.Optimizer):
+    """An optimizer whose rule Numba cannot compile: the fused step falls back."""
+
+    name = "normed"
+    rule = staticmethod(_normed_rule)
+
+
+@pytest.mark.skipif(not JIT, reason="no compilation under NUMBA_DISABLE_JIT")
+def test_a_step_that_cannot_compile_falls_back_to_minibatches_with_the_same_draws(caplog):
+    X, Y = _data()
+    runs = [fastnn.Trainer(_model("mse", 3), loss="mse", optimizer=Normed(0.05), backend=be,
+                           seed=5) for be in ("numba", "numpy")]
+    hists = [_fit(t, X, Y) for t in runs]
+    assert "training with the per-layer kernels instead" in caplog.text
+    assert runs[0]._fused() is None  # fell back, for good
+    # the fused call's draws were undone before the per-layer path drew its own
+    assert_same(*runs, *hists)
+
+
+@pytest.mark.parametrize("bad", ["order", "state", "y"])
+def test_the_fused_step_checks_what_its_compiled_code_would_trust(bad):
+    X, Y = _data()
+    t = _trainer("numba", "mse", "momentum")
+    _fit(t, X, Y, epochs=1)
+    step, opt = t._fused().compiled, t.optimizer
+    kw = dict(params=t.model.params, grads=t.model.grads, state=[opt.state["velocity"]],
+              hyper=opt.hyper_values(), t=opt.t, batch_size=16,
+              order=np.arange(len(X))[None, :])
+    y = Y
+    if bad == "order":
+        kw["order"] = kw["order"] + 1
+    elif bad == "state":
+        kw["state"] = []
+    else:
+        y = Y[:, :2].copy()
+    with pytest.raises(ValueError):
+        step.run(X, y, 1, **kw)
+
+
+def test_divergence_is_reported_at_the_epoch_the_per_layer_path_reports():
+    """An update that leaves a weight non-finite ends both paths at the same epoch, with the
+    same message and step count. Sixteen zero samples with zero targets (no bias: no gradient)
+    fill the first batch; the last batch is one sample whose target, 1e150, keeps its loss
+    finite while its update (lr 1e160) makes the weights infinite. The fused loop must stop
+    after that epoch, as the per-layer path checks after each epoch."""
+    X, Y = np.zeros((17, 5)), np.zeros((17, 3))
+    X[16], Y[16] = 1.0, 1e150
+    seen = []
+    for be in ("numba", "numpy"):
+        model = fastnn.MLP([5, 6, 3], activation="relu", output_activation="identity",
+                           bias=False, seed=3)
+        t = fastnn.Trainer(model, loss="mse", optimizer="sgd", lr=1e160, backend=be, seed=5)
+        with pytest.raises(fastnn.DivergenceError) as e:
+            t.fit(X, Y, epochs=5, batch_size=16, shuffle=False)
+        seen.append((str(e.value), e.value.epoch, t.optimizer.t, t.epoch))
+    assert seen[0] == seen[1]
+    assert "weights became non-finite in the update of epoch 1" in seen[0][0]

@@ -41,6 +41,12 @@ class PerLayer:
         return [loss], [correct / len(X)]
 
 
+def epoch_order(rng: np.random.Generator, N: int, shuffle: bool) -> np.ndarray:
+    """The order of the N samples in one mini-batch epoch: a fresh permutation drawn from
+    ``rng`` when ``shuffle``, else 0..N-1 (the one definition both mini-batch paths draw by)."""
+    return rng.permutation(N) if shuffle else np.arange(N)
+
+
 class MiniBatch:
     """Mini-batches of ``batch_size`` (reshuffled each epoch when ``shuffle``), one epoch per
     call; the epoch's loss is the sample-weighted mean of its batches' losses."""
@@ -51,7 +57,7 @@ class MiniBatch:
 
     def run(self, X, y, epochs, target_accuracy=None):
         N = len(X)
-        order = self.rng.permutation(N) if self.shuffle else np.arange(N)
+        order = epoch_order(self.rng, N, self.shuffle)
         loss, correct = 0.0, 0
         for first in range(0, N, self.batch_size):
             idx = order[first:first + self.batch_size]
@@ -141,8 +147,8 @@ class Fused:
         if self.batch_size is None or self.batch_size >= N:
             return None
         if not self.shuffle:
-            return np.arange(N)[None, :]
-        return np.stack([self.rng.permutation(N) for _ in range(epochs)])
+            return epoch_order(self.rng, N, False)[None, :]
+        return np.stack([epoch_order(self.rng, N, True) for _ in range(epochs)])
 
     def run(self, X, y, epochs, target_accuracy=None):
         if self.unsupported:
@@ -164,15 +170,18 @@ class Fused:
                 X, y, epochs, params, self.model.grads, [opt.state[k] for k in opt.slots],
                 opt.hyper_values(), opt.t, self.clip, target_accuracy,
                 self.batch_size if batched else None, order)
-        except FusedUnsupported as e:
-            logger.warning("%s; training with the per-layer kernels instead", e)
-            self.unsupported = True
+        except BaseException as e:  # nothing trained: the draws are undone
             if drawn is not None:
                 self.rng.bit_generator.state = drawn
+            if not isinstance(e, FusedUnsupported):
+                raise
+            logger.warning("%s; training with the per-layer kernels instead", e)
+            self.unsupported = True
             return self.fallback.run(X, y, epochs, target_accuracy)
         if drawn is not None and len(losses) < epochs:  # stopped early: undraw the rest
             self.rng.bit_generator.state = drawn
-            self._orders(N, len(losses))
+            for _ in range(len(losses)):
+                epoch_order(self.rng, N, True)
         self.per_epoch[(N, self.batch_size)] = max((time.perf_counter() - t0) / len(losses),
                                                    1e-9)
         opt.t += len(losses) * (-(-N // self.batch_size) if batched else 1)

@@ -1,4 +1,5 @@
-"""The fused training step: a whole stretch of full-batch MLP epochs in one compiled call.
+"""The fused training step: a whole stretch of MLP epochs, full-batch or mini-batch, in one
+compiled call.
 
 Each epoch does forward, loss, backward, clipping and the optimizer update in place in the flat
 parameter, gradient and optimizer-state buffers, with no allocation for small layers. The step
@@ -6,7 +7,9 @@ is assembled from the definitions it is handed (:class:`fastnn.backends.base.Fus
 loss's per-entry function, the optimizer's ``coefficients`` and ``rule``, the clip rule and the
 accuracy test, the same Python functions the per-layer path runs on whole arrays. They are
 compiled with every plain function they call (:func:`.kernels.compile_definition`) and inlined
-into the epoch loop, so a new optimizer or pointwise loss is fused with no change to this file.
+into the step's loss and update loops, so a new optimizer or pointwise loss is fused with no
+change to this file. Activations are applied through tables of row kernels
+(:func:`.kernels.row_kernel_tables`), called per row.
 One kernel is compiled per combination of those functions (cached on disk, keyed on their
 sources: see :mod:`.cache`); the activations stay a run-time choice per layer.
 
@@ -229,18 +232,20 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
     def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, fwd, bwd,
                      has_b, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
-        whose accuracy reaches ``target`` (>= 0) or whose loss is not finite).
+        whose accuracy reaches ``target`` (>= 0), whose loss is not finite, or whose last update
+        left a parameter that is not: the trainer reports that epoch as the per-layer path
+        does).
 
         X (N, D0), Y (N, DL); B >= N: full-batch epochs (``order`` (1, 0), unused), else
         epoch e takes mini-batches of B samples in the order order[e % R] (``order`` (R, N)),
         one update each (the last one smaller when B does not divide N). params, grads, s1,
         s2 flat (P,) (s1, s2 the optimizer's state slots, scratch for unused ones); h the
-        hyper-parameters, t0 the steps
-        taken so far; dims (L+1,) layer widths; codes (L,) activation codes, fwd and bwd their
-        row kernels (:func:`.kernels.row_kernel_tables`); has_b (L,) 1 for a
-        layer with a bias, 0 for one without (its parameters are W alone); buf1, buf2 flat
-        buffers (2 * M * sum(dims),) for batches of B (or N) and of N % B samples (see
-        :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,) filled per epoch.
+        hyper-parameters, t0 the steps taken so far; dims (L+1,) layer widths; codes (L,)
+        activation codes, fwd and bwd their row kernels (:func:`.kernels.row_kernel_tables`);
+        has_b (L,) 1 for a layer with a bias, 0 for one without (its parameters are W alone);
+        buf1, buf2 flat buffers (2 * M * sum(dims),) for batches of B (or N) and of N % B
+        samples (see :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,)
+        filled per epoch.
         """
         N = X.shape[0]
         L = dims.shape[0] - 1
@@ -307,6 +312,13 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             ran = e + 1
             if not np.isfinite(loss):
                 break
+            finite = True
+            for i in range(params.shape[0]):
+                if not np.isfinite(params[i]):
+                    finite = False
+                    break
+            if not finite:
+                break
             if target >= 0.0 and hits / N >= target:
                 break
         return ran
@@ -331,9 +343,9 @@ class FusedStep:
         self._epochs = _build(spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
                               spec.clip, spec.same_side, spec.slots)
         self._shape = None
-        self._no_slot = np.zeros(0, dtype=self.dtype)
+        self._no_slot = np.zeros(0, dtype=self.dtype)  # an unused slot: never read or written
         self._full = np.zeros((1, 0), dtype=np.int64)  # full-batch: no order
-        self._compiled = config.DISABLE_JIT  # an unused slot: never read or written
+        self._compiled = config.DISABLE_JIT
         self._entry = self._epochs
         self._tables = row_kernel_tables(frozenset(spec.activations), self.dtype.name) \
             if self._compiled else ((), ())  # compiled with the step (run), under DISABLE_JIT now
@@ -346,6 +358,26 @@ class FusedStep:
             self._buf2 = np.zeros(M2 * width, dtype=self.dtype)
             self._terms = np.zeros((self.spec.dims[-1], M1), dtype=self.dtype)
             self._shape = (N, B)
+
+    def _check(self, X, y, params, grads, state) -> None:
+        """ValueError unless the arrays are what the compiled step was built for: its entry
+        point reads them as typed at the first call, without checking (see :meth:`run`)."""
+        P = sum(a * b + b * bias for a, b, bias in zip(self.spec.dims[:-1], self.spec.dims[1:],
+                                                       self.spec.biases, strict=True))
+        if len(state) != self.spec.slots:
+            raise ValueError(f"the fused step's optimizer takes {self.spec.slots} state "
+                             f"arrays, got {len(state)}")
+        want = {"X": (-1, self.spec.dims[0]), "y": (-1, self.spec.dims[-1]), "params": (P,),
+                "grads": (P,), **{f"state {i}": (P,) for i in range(len(state))}}
+        for (name, shape), a in zip(want.items(), (X, y, params, grads, *state), strict=True):
+            if not isinstance(a, np.ndarray) or a.dtype != self.dtype \
+                    or not a.flags.c_contiguous or a.ndim != len(shape) \
+                    or any(w not in (-1, n) for w, n in zip(shape, a.shape, strict=True)):
+                raise ValueError(f"the fused step takes C-contiguous {self.dtype} arrays; "
+                                 f"{name} is {getattr(a, 'dtype', type(a).__name__)} "
+                                 f"{getattr(a, 'shape', '')}, not {shape} (-1: any)")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows, y {y.shape[0]}")
 
     def run(self, X: np.ndarray, y: np.ndarray, epochs: int, params: np.ndarray,
             grads: np.ndarray, state: list[np.ndarray], hyper: tuple[float, ...], t: int,
@@ -370,19 +402,16 @@ class FusedStep:
         correct : ndarray (E,) int64
             Per-epoch count of correct predictions.
         """
-        for name, a in (("X", X), ("y", y), ("params", params), ("grads", grads),
-                        *((f"state {i}", v) for i, v in enumerate(state))):
-            # the compiled entry point trusts its arrays' types (see below): check them here
-            if a.dtype != self.dtype or not a.flags.c_contiguous or a.ndim != (1 if name in (
-                    "params", "grads") or name.startswith("state") else 2):
-                raise ValueError(f"the fused step takes C-contiguous {self.dtype} arrays; "
-                                 f"{name} is {a.dtype} {a.shape}")
+        self._check(X, y, params, grads, state)
         N = X.shape[0]
         B = N if batch_size is None or batch_size >= N else int(batch_size)
         if B < N:
             if order is None or order.ndim != 2 or order.shape[1] != N or len(order) == 0:
                 raise ValueError(f"mini-batches need an order of shape (R, {N})")
             order = np.ascontiguousarray(order, dtype=np.int64)
+            if order.min() < 0 or order.max() >= N:
+                raise ValueError(f"an order holds sample indices in [0, {N}), got "
+                                 f"{order.min()}..{order.max()}")
         else:
             order = self._full
         self._buffers(N, B)
@@ -391,14 +420,19 @@ class FusedStep:
         correct = np.empty(epochs, dtype=np.int64)
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
-        args = (X, y, order, B, params, grads, s1, s2, np.array(hyper, dtype=np.float64), t,
-                self.dims, self.codes, *self._tables, self.has_b, self._eps, clip is not None,
-                lo, hi, target, self._buf1, self._buf2, self._terms, losses, correct)
         if not self._compiled:  # compile first: a failure must leave every array untouched
             try:
                 self._tables = row_kernel_tables(frozenset(self.spec.activations),
                                                  self.dtype.name)
-                args = args[:12] + self._tables + args[14:]
+            except Exception as e:
+                raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
+        # every scalar converted: the entry point (below) does not check types, it converts
+        args = (X, y, order, int(B), params, grads, s1, s2, np.array(hyper, dtype=np.float64),
+                int(t), self.dims, self.codes, *self._tables, self.has_b, self._eps,
+                clip is not None, float(lo), float(hi), target, self._buf1, self._buf2,
+                self._terms, losses, correct)
+        if not self._compiled:
+            try:
                 with warnings.catch_warnings():
                     # the row kernel tables are first-class functions, which Numba calls
                     # experimental and says so whenever it types them: the feature is used as

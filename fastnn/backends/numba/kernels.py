@@ -235,42 +235,6 @@ def compile_definition(func: types.FunctionType, float32: bool = False):
     return jit(inline="always", error_model="numpy")(copy)
 
 
-def _forward_link(f, rest):
-    @jit(error_model="numpy", inline="always")
-    def act_row(code, z, j, b):
-        if code == 0:
-            for n in range(z.shape[1]):
-                z[j, n] = f(z[j, n] + b)
-        else:
-            rest(code - 1, z, j, b)
-    return act_row
-
-
-def _backward_link(g, rest):
-    @jit(error_model="numpy", inline="always")
-    def dact_row(code, y, d, j):
-        if code == 0:
-            for n in range(y.shape[1]):
-                d[j, n] = g(y[j, n], d[j, n])
-        else:
-            rest(code - 1, y, d, j)
-    return dact_row
-
-
-@jit(error_model="numpy", inline="always")
-def _no_code(code, a, b, c):
-    """The end of a chain of links: no activation has this code (never reached)."""
-
-
-def _chain(link, functions):
-    """A compiled ``call(code, ...)`` running ``link``'s loop with ``functions[code]``: one
-    branch per function, so each loop is specialized and vectorizes."""
-    call = _no_code
-    for f in reversed(functions):
-        call = link(compile_definition(f), call)
-    return call
-
-
 #: activation name -> its code: its index in fastnn.nn.activations.ACTIVATIONS.
 ACTIVATION_CODES = {name: i for i, name in enumerate(activations.ACTIVATIONS)}
 
