@@ -36,6 +36,42 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+@contextmanager
+def threads_for(impl: str, n: int) -> Iterator[None]:
+    """PyTorch's intra-op pool (``impl`` "torch"), or fastnn's thread policy, on ``n``
+    threads inside."""
+    if impl == "torch":
+        with torch_threads(n):
+            yield
+    else:
+        from fastnn.threads import limit_threads
+
+        with limit_threads(n):
+            yield
+
+
+def torch_epoch(net, X, labels, batch: int, lr: float, seed: int = 0):
+    """One epoch of the usual PyTorch loop, as a function: Adam on cross-entropy over
+    mini-batches of ``batch`` rows of X (a tensor), shuffled by a NumPy generator seeded
+    ``seed`` (a fresh order each call)."""
+    import numpy as np
+    import torch
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = np.random.default_rng(seed)
+
+    def epoch():
+        order = torch.from_numpy(gen.permutation(len(X)))
+        for start in range(0, len(X), batch):
+            idx = order[start:start + batch]
+            opt.zero_grad()
+            loss_fn(net(X[idx]), labels[idx]).backward()
+            opt.step()
+
+    return epoch
+
+
 def record(benchmark, *, workload: str, backend: str, dtype: str, flops: float | None = None,
            threads: int | None = None, **extra) -> None:
     """Group the benchmark by workload and store what the reports need in ``extra_info``.

@@ -26,13 +26,12 @@ import importlib.util
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from fastnn.app.bench_suite import record, torch_threads
+from fastnn.app.bench_suite import record, threads_for
 from fastnn.backends import get_backend
 from fastnn.backends import numpy_backend as V
 from fastnn.backends import reference as R
@@ -161,19 +160,6 @@ def peak_extra_bytes(fn) -> int | None:
 CASES = [(w, dt) for w in WORKLOADS for dt in ("float32", "float64")]
 ROWS = ["torch", *IMPLS]
 ROUNDS = {"lab": 100, "big": 15}
-
-
-@contextmanager
-def threads_for(impl: str, n: int):
-    """Run PyTorch (its intra-op pool) or fastnn (Numba and BLAS) on ``n`` threads inside."""
-    if impl == "torch":
-        with torch_threads(n):
-            yield
-    else:
-        from fastnn.threads import limit_threads
-
-        with limit_threads(n):
-            yield
 
 
 def _runner(impl: str, workload: str, x, params, dout):

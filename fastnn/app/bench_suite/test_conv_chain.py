@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.app.bench_suite import record, torch_threads
+from fastnn.app.bench_suite import record, threads_for
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 N, C, H, Wd, F, K, PAD = 64, 16, 32, 32, 32, 3, 1
@@ -82,19 +82,6 @@ def torch_runner(x, W, b, dy, A, B, c):
         return tx.grad
 
     return run
-
-
-@contextmanager
-def threads_for(impl: str, n: int):
-    """PyTorch's intra-op pool, or fastnn's thread policy, on ``n`` threads inside."""
-    if impl == "torch":
-        with torch_threads(n):
-            yield
-    else:
-        from fastnn.threads import limit_threads
-
-        with limit_threads(n):
-            yield
 
 
 @contextmanager

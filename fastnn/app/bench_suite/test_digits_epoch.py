@@ -2,12 +2,11 @@
 pool, dense -> 10; softmax cross-entropy; Adam; mini-batches of 64 over the 1,437 training
 images of the seeded 80/20 split) through ``Trainer.fit``, and the same network in PyTorch."""
 
-import numpy as np
 import pytest
 
 import fastnn
 from fastnn import digits_cnn
-from fastnn.app.bench_suite import record, torch_threads
+from fastnn.app.bench_suite import record, torch_epoch, torch_threads
 
 WORKLOAD = "digits-cnn-epoch"
 BATCH = 64
@@ -51,17 +50,7 @@ def test_pytorch(benchmark, dtype, threads, rounds):
     net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Flatten(), nn.Linear(128, 10)).to(getattr(torch, dtype))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = np.random.default_rng(0)
-
-    def epoch():
-        order = torch.from_numpy(gen.permutation(len(X)))
-        for start in range(0, len(X), BATCH):
-            idx = order[start:start + BATCH]
-            opt.zero_grad()
-            loss_fn(net(Xt[idx]), labels[idx]).backward()
-            opt.step()
+    epoch = torch_epoch(net, Xt, labels, BATCH, 1e-3)
 
     with torch_threads(threads):
         epoch()

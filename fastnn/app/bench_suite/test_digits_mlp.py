@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.app.bench_suite import record, torch_threads
+from fastnn.app.bench_suite import record, torch_epoch, torch_threads
 
 WORKLOAD = "digits-mlp-epoch"
 SIZES = [64, 128, 64, 10]
@@ -70,17 +70,7 @@ def test_pytorch(benchmark, dtype, threads, rounds):
     nn = torch.nn
     net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
                         nn.Linear(64, 10)).to(getattr(torch, dtype))
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = np.random.default_rng(0)
-
-    def epoch():
-        order = torch.from_numpy(gen.permutation(len(X)))
-        for start in range(0, len(X), BATCH):
-            idx = order[start:start + BATCH]
-            opt.zero_grad()
-            loss_fn(net(Xt[idx]), labels[idx]).backward()
-            opt.step()
+    epoch = torch_epoch(net, Xt, labels, BATCH, LR)
 
     with torch_threads(threads):
         epoch()
