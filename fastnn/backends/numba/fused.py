@@ -338,6 +338,7 @@ class FusedStep:
         self.dims = np.array(spec.dims, dtype=np.int64)
         self.codes = np.array([ACTIVATION_CODES[a] for a in spec.activations], dtype=np.int64)
         self.has_b = np.array(spec.biases, dtype=np.int64)
+        self._P = int(self.dims[:-1] @ self.dims[1:] + self.dims[1:] @ self.has_b)  # parameters
         self.dtype = np.dtype(spec.dtype)
         self._eps = float(np.finfo(self.dtype).eps)
         self._epochs = _build(spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
@@ -362,8 +363,7 @@ class FusedStep:
     def _check(self, X, y, params, grads, state) -> None:
         """ValueError unless the arrays are what the compiled step was built for: its entry
         point reads them as typed at the first call, without checking (see :meth:`run`)."""
-        P = sum(a * b + b * bias for a, b, bias in zip(self.spec.dims[:-1], self.spec.dims[1:],
-                                                       self.spec.biases, strict=True))
+        P = self._P
         if len(state) != self.spec.slots:
             raise ValueError(f"the fused step's optimizer takes {self.spec.slots} state "
                              f"arrays, got {len(state)}")
