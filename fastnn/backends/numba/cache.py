@@ -98,6 +98,13 @@ class _KeyedCache(caching.FunctionCache):
                  hashlib.sha256(deps.encode()).hexdigest()))
 
 
+#: ``jit`` options of a kernel that only compiled code calls: Numba then builds no wrapper to
+#: call it from Python and none to call it through a C pointer. Each wrapper is one more function
+#: that LLVM optimizes and emits, with the kernel, at a cold start; a nested kernel is reached by
+#: a direct call without either.
+INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
+
 def jit(signature=None, **options):
     """``numba.njit(**options)`` with the dependency-keyed on-disk cache (module docstring);
     with a ``signature``, compiled for it at once (from the cache when there) and for nothing

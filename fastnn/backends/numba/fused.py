@@ -30,7 +30,7 @@ from numba import config, typeof
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..base import FusedSpec, FusedUnsupported
-from .cache import describe, jit
+from .cache import INTERNAL, describe, jit
 from .kernels import (
     ACTIVATION_CODES,
     _dot_rows,
@@ -48,21 +48,30 @@ BLAS_MIN_WORK = 1 << 16
 ROW_MULTIPLE = 8
 
 
+def _uses_blas(N: int, dims) -> bool:
+    """Whether a batch of N samples sends a layer of widths ``dims`` to BLAS."""
+    return any(N * dims[i] * dims[i + 1] >= BLAS_MIN_WORK for i in range(len(dims) - 1))
+
+
 def _row_length(N: int, dims) -> int:
     """The fused step's row length M for N samples: N rounded up to ROW_MULTIPLE, or N itself
     when a layer goes to BLAS (whose products would run over the padding)."""
-    if any(N * dims[i] * dims[i + 1] >= BLAS_MIN_WORK for i in range(len(dims) - 1)):
+    if _uses_blas(N, dims):
         return N
     return -(-N // ROW_MULTIPLE) * ROW_MULTIPLE
 
 
-@jit(error_model="numpy")
-def _blocks(buf, dims, dtype):
-    """Views of a flat buffer (2 * M * sum(dims),) of row length M: each block's outputs
-    feature-major (dims[i], M), input first, then their gradients; and targets yT (dims[-1], M).
-    The padding columns of the input and of the loss gradient are zeroed (module docstring)."""
+@jit(error_model="numpy", **INTERNAL)
+def _blocks(buf, dims):
+    """Views of a flat buffer ((2 * sum(dims) + dims[-1]) * M,) of row length M: each block's
+    outputs feature-major (dims[i], M), input first, then their gradients, then the targets yT
+    (dims[-1], M). The padding columns of the input and of the loss gradient are zeroed (module
+    docstring)."""
     L = dims.shape[0] - 1
-    M = buf.shape[0] // (2 * dims.sum())
+    width = dims[L]
+    for i in range(L + 1):
+        width += 2 * dims[i]
+    M = buf.shape[0] // width
     A = []
     D = []
     off = 0
@@ -72,20 +81,25 @@ def _blocks(buf, dims, dtype):
     for i in range(L + 1):
         D.append(buf[off:off + M * dims[i]].reshape((dims[i], M)))
         off += M * dims[i]
-    A[0][:, :] = 0.0
-    D[L][:, :] = 0.0
-    return A, D, np.zeros((dims[L], M), dtype=dtype)
+    for k in range(M * dims[0]):  # A[0]
+        buf[k] = 0.0
+    for k in range(off - M * dims[L], off + M * dims[L]):  # D[L], then yT
+        buf[k] = 0.0
+    return A, D, buf[off:off + M * dims[L]].reshape((dims[L], M))
 
 
 @functools.cache
-def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
+def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas):
     """The epoch loop for one loss (a softmax loss when ``softmax``), update rule (using
-    ``slots`` state slots), clip rule and accuracy test."""
+    ``slots`` state slots), clip rule and accuracy test; with ``blas``, layers of at least
+    BLAS_MIN_WORK multiply-adds go to BLAS, else every product is a loop (``blas`` is a
+    constant of the compiled code: a run whose batches make no such layer compiles no BLAS
+    call)."""
     # NOTE: one name per build. Numba names compiled code and its environment after the
     # function's qualified name and a per-process counter: closures of another build, compiled
     # in another process and loaded from the cache into this one, could share those names.
     tag = hashlib.sha256(describe((loss_point, softmax, coefficients, rule, clip, same_side,
-                                   slots)).encode()).hexdigest()[:16]
+                                   slots, blas)).encode()).hexdigest()[:16]
 
     def jit_named(**options):
         def wrap(func):
@@ -100,7 +114,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
     hit = compile_definition(same_side)
 
     if softmax:
-        @jit_named(error_model="numpy")
+        @jit_named(error_model="numpy", **INTERNAL)
         def loss_terms(out, yT, d, terms, N, eps):
             """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)
             feature-major, from each sample's shifted logits and their statistics."""
@@ -117,14 +131,14 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                 for j in range(out.shape[0]):
                     terms[j, n], d[j, n] = point(out[j, n] - zmax, yT[j, n], s, ysum, N)
     else:
-        @jit_named(error_model="numpy")
+        @jit_named(error_model="numpy", **INTERNAL)
         def loss_terms(out, yT, d, terms, N, eps):
             """Per-entry loss terms into ``terms`` and their gradients into ``d``, (DL, M)."""
             for j in range(out.shape[0]):
                 for n in range(N):
                     terms[j, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
 
-    @jit_named(error_model="numpy")
+    @jit_named(error_model="numpy", **INTERNAL)
     def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, fwd, bwd, has_b, eps, terms):
         """Forward, loss and backward of the N samples in A[0] (targets yT): the gradients into
         GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N; layer l's
@@ -136,7 +150,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
         for i_l in range(L):
             din, dout = dims[i_l], dims[i_l + 1]
             a, W, b, z = A[i_l], Ws[i_l], Bs[i_l], A[i_l + 1]
-            if N * din * dout >= BLAS_MIN_WORK:
+            if blas and N * din * dout >= BLAS_MIN_WORK:
                 np.dot(W.T, a, z)
             else:
                 for j in range(dout):
@@ -183,7 +197,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             din, dout = dims[i_l], dims[i_l + 1]
             a, W, dz, gW, gb = A[i_l], Ws[i_l], D[i_l + 1], GWs[i_l], GBs[i_l]
             big = N * din * dout >= BLAS_MIN_WORK
-            if big:
+            if blas and big:
                 np.dot(a, dz.T, gW)
             else:
                 for k in range(din):
@@ -194,7 +208,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                     gb[j] = _sum_row(dz, j, N)
             if i_l > 0:
                 dprev = D[i_l]
-                if big:
+                if blas and big:
                     np.dot(W, dz, dprev)
                 else:
                     for k in range(din):
@@ -210,7 +224,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
                     dact(a, dprev, k)
         return loss, hits
 
-    @jit_named(error_model="numpy")
+    @jit_named(error_model="numpy", **INTERNAL)
     def apply_update(params, grads, s1, s2, h, t, do_clip, lo, hi):
         """Clipping, then the optimizer's rule for step ``t``, elementwise over the flat
         buffers."""
@@ -228,9 +242,9 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             if slots > 1:
                 s2[i] = b
 
-    @jit_named(error_model="numpy")
+    @jit_named(error_model="numpy", no_cfunc_wrapper=True)  # called from Python only
     def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, fwd, bwd,
-                     has_b, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
+                     has_b, nob, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
         whose accuracy reaches ``target`` (>= 0), whose loss is not finite, or whose last update
         left a parameter that is not: the trainer reports that epoch as the per-layer path
@@ -242,20 +256,17 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
         s2 flat (P,) (s1, s2 the optimizer's state slots, scratch for unused ones); h the
         hyper-parameters, t0 the steps taken so far; dims (L+1,) layer widths; codes (L,)
         activation codes, fwd and bwd their row kernels (:func:`.kernels.row_kernel_tables`);
-        has_b (L,) 1 for a layer with a bias, 0 for one without (its parameters are W alone);
-        buf1, buf2 flat buffers (2 * M * sum(dims),) for batches of B (or N) and of N % B
-        samples (see :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,)
+        has_b (L,) 1 for a layer with a bias, 0 for one without (its parameters are W alone),
+        whose bias is then nob (max(dims[1:]),) of -0.0 (the per-layer path adds -0.0s: z + (-0.0)
+        is z);
+        buf1, buf2 flat buffers ((2 * sum(dims) + dims[-1]) * M,) for batches of B (or N) and
+        of N % B samples (see :func:`_blocks`); terms (DL, M1) scratch; losses (E,), correct (E,)
         filled per epoch.
         """
         N = X.shape[0]
         L = dims.shape[0] - 1
         DL = dims[L]
         # every view made once per call: a view made in the epoch loop costs ~20 ns
-        widest = 0
-        for i in range(1, L + 1):
-            widest = max(widest, dims[i])
-        # a layer without bias adds -0.0s, as the per-layer path does: z + (-0.0) is z
-        nob = np.full(widest, -0.0, dtype=params.dtype)
         Ws = []  # layer i's W (Din, Dout) then its b (Dout,), if it has one, in params
         Bs = []
         GWs = []
@@ -269,8 +280,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             Bs.append(params[w_end:end] if has_b[i] else nob[:dims[i + 1]])
             GBs.append(grads[w_end:end])
             off = end
-        A1, D1, yT1 = _blocks(buf1, dims, Y.dtype)  # batches of B (or all N) samples
-        A2, D2, yT2 = _blocks(buf2, dims, Y.dtype)  # the last, smaller, batch
+        A1, D1, yT1 = _blocks(buf1, dims)  # batches of B (or all N) samples
+        A2, D2, yT2 = _blocks(buf2, dims)  # the last, smaller, batch
         full = B >= N
         if full:  # the whole batch, transposed once per call
             xT = A1[0]
@@ -287,7 +298,7 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots):
             total = 0.0
             hits = 0
             for first in range(0, N, B):  # one batch of N when full, already in place
-                nb = min(B, N - first)
+                nb = B if B < N - first else N - first
                 if nb == B:
                     A, D, yT = A1, D1, yT1
                 else:
@@ -341,19 +352,20 @@ class FusedStep:
         self._P = int(self.dims[:-1] @ self.dims[1:] + self.dims[1:] @ self.has_b)  # parameters
         self.dtype = np.dtype(spec.dtype)
         self._eps = float(np.finfo(self.dtype).eps)
-        self._epochs = _build(spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
-                              spec.clip, spec.same_side, spec.slots)
+        self._definitions = (spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
+                             spec.clip, spec.same_side, spec.slots)
+        self._epochs = _build(*self._definitions, False)  # refuses a recursive definition
         self._shape = None
+        self._nob = np.full(max(spec.dims[1:]), -0.0, dtype=self.dtype)  # see fused_epochs
         self._no_slot = np.zeros(0, dtype=self.dtype)  # an unused slot: never read or written
         self._full = np.zeros((1, 0), dtype=np.int64)  # full-batch: no order
-        self._compiled = config.DISABLE_JIT
-        self._entry = self._epochs
+        self._entries = {}  # with BLAS or not -> the compiled step's entry point
         self._tables = row_kernel_tables(frozenset(spec.activations), self.dtype.name) \
-            if self._compiled else ((), ())  # compiled with the step (run), under DISABLE_JIT now
+            if config.DISABLE_JIT else None  # compiled with the step (run), under DISABLE_JIT now
 
     def _buffers(self, N: int, B: int) -> None:
         if (N, B) != self._shape:  # outputs and their gradients, reused while N and B stay
-            width = 2 * int(self.dims.sum())
+            width = 2 * int(self.dims.sum()) + self.spec.dims[-1]  # see _blocks
             M1, M2 = _row_length(B, self.spec.dims), _row_length(N % B, self.spec.dims)
             self._buf1 = np.zeros(M1 * width, dtype=self.dtype)
             self._buf2 = np.zeros(M2 * width, dtype=self.dtype)
@@ -420,7 +432,7 @@ class FusedStep:
         correct = np.empty(epochs, dtype=np.int64)
         lo, hi = clip if clip is not None else (0.0, 0.0)
         target = -1.0 if target_accuracy is None else float(target_accuracy)
-        if not self._compiled:  # compile first: a failure must leave every array untouched
+        if self._tables is None:  # compile first: a failure must leave every array untouched
             try:
                 self._tables = row_kernel_tables(frozenset(self.spec.activations),
                                                  self.dtype.name)
@@ -428,10 +440,15 @@ class FusedStep:
                 raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
         # every scalar converted: the entry point (below) does not check types, it converts
         args = (X, y, order, int(B), params, grads, s1, s2, np.array(hyper, dtype=np.float64),
-                int(t), self.dims, self.codes, *self._tables, self.has_b, self._eps,
+                int(t), self.dims, self.codes, *self._tables, self.has_b, self._nob, self._eps,
                 clip is not None, float(lo), float(hi), target, self._buf1, self._buf2,
                 self._terms, losses, correct)
-        if not self._compiled:
+        blas = _uses_blas(B, self.spec.dims)  # batches of N % B < B samples too
+        entry = self._entries.get(blas)
+        if entry is None and config.DISABLE_JIT:
+            entry = self._epochs = _build(*self._definitions, blas)
+        elif entry is None:
+            self._epochs = _build(*self._definitions, blas)
             try:
                 with warnings.catch_warnings():
                     # the row kernel tables are first-class functions, which Numba calls
@@ -443,11 +460,11 @@ class FusedStep:
                 # called through its entry point: the dispatcher would type the tables of
                 # first-class functions again on every call (~0.5 ms); the entry point does not
                 # check its arguments' types, so run checks the arrays first
-                self._entry = self._epochs.overloads[sig].entry_point
+                entry = self._epochs.overloads[sig].entry_point
             except Exception as e:  # Numba's typing and lowering errors, and their causes
                 raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
-            self._compiled = True
-        ran = self._entry(*args)
+        self._entries[blas] = entry
+        ran = entry(*args)
         return losses[:ran], correct[:ran]
 
 

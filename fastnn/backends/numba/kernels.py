@@ -42,7 +42,7 @@ from ..base import (
     check_dense_forward,
     check_same_float_dtype,
 )
-from .cache import global_names, jit
+from .cache import INTERNAL, global_names, jit
 
 # -- scalar helpers -------------------------------------------------------------------------------
 # NOTE: exp and tanh. Numba's np.exp and np.tanh call the C library's scalar functions (not
@@ -266,8 +266,9 @@ def row_kernels(name: str, dtype: str):
     dact_row.__qualname__ = f"dact_row_{name}_{dtype}"
     scalar = nbtypes.float32 if dtype == "float32" else nbtypes.float64
     block = nbtypes.Array(scalar, 2, "C")
-    return (jit(nbtypes.void(block, nbtypes.int64, scalar), error_model="numpy")(act_row),
-            jit(nbtypes.void(block, block, nbtypes.int64), error_model="numpy")(dact_row))
+    options = {"error_model": "numpy", "no_cpython_wrapper": True}  # a C pointer: no Python
+    return (jit(nbtypes.void(block, nbtypes.int64, scalar), **options)(act_row),
+            jit(nbtypes.void(block, block, nbtypes.int64), **options)(dact_row))
 
 
 if config.DISABLE_JIT:
@@ -299,10 +300,10 @@ else:
 @functools.cache
 def row_kernel_tables(used: frozenset, dtype: str) -> tuple[tuple, tuple]:
     """The fused step's (forward, backward) tables of first-class functions: slot
-    ``ACTIVATION_CODES[a]`` holds activation a's row kernels for a in ``used``, identity's for
-    the others (never called)."""
-    kernels = [row_kernels(a if a in used else "identity", dtype)
-               for a in activations.ACTIVATIONS]
+    ``ACTIVATION_CODES[a]`` holds activation a's row kernels for a in ``used``, the first used
+    one's for the others (never called: no kernel is compiled only to fill a slot)."""
+    filler = min(used, key=ACTIVATION_CODES.__getitem__)
+    kernels = [row_kernels(a if a in used else filler, dtype) for a in activations.ACTIVATIONS]
     return (tuple(_first_class(k[0]) for k in kernels),
             tuple(_first_class(k[1]) for k in kernels))
 
@@ -315,7 +316,7 @@ def row_kernel_tables(used: frozenset, dtype: str) -> tuple[tuple, tuple]:
 # inside the 1e-10 the tests hold the backends to. No "contract" (no FMAs) and no NaN/inf
 # assumptions. They are not inline="always": Numba would inline their IR into a caller compiled
 # without the flag; LLVM inlines them after the flag is set on their instructions.
-@jit(error_model="numpy", fastmath={"reassoc"})
+@jit(error_model="numpy", fastmath={"reassoc"}, **INTERNAL)
 def _dot_rows(x, k, y, j, N):
     """sum(x[k, :N] * y[j, :N]), x (Dx, M), y (Dy, M), M >= N; accumulated in float64."""
     s = 0.0
@@ -324,7 +325,7 @@ def _dot_rows(x, k, y, j, N):
     return s
 
 
-@jit(error_model="numpy", fastmath={"reassoc"})
+@jit(error_model="numpy", fastmath={"reassoc"}, **INTERNAL)
 def _sum_row(x, j, N):
     """sum(x[j, :N]), x (D, M), M >= N; accumulated in float64."""
     s = 0.0
