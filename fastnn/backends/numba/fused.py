@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 from numba import config, typeof
+from numba import types as nbtypes
 from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..base import FusedSpec, FusedUnsupported
@@ -37,6 +38,7 @@ from .kernels import (
     _exp,
     _sum_row,
     compile_definition,
+    first_class,
     row_kernel_tables,
 )
 
@@ -138,7 +140,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas
                 for n in range(N):
                     terms[j, n], d[j, n] = point(out[j, n], yT[j, n], N, eps)
 
-    @jit_named(error_model="numpy", **INTERNAL)
+    # called through a pointer (see _step_signature), hence a C wrapper
+    @jit_named(error_model="numpy", no_cpython_wrapper=True)
     def batch_step(A, D, Ws, Bs, GWs, GBs, yT, N, dims, codes, fwd, bwd, has_b, eps, terms):
         """Forward, loss and backward of the N samples in A[0] (targets yT): the gradients into
         GWs, GBs; returns (mean loss, correct count). Blocks are (D, M), M >= N; layer l's
@@ -243,8 +246,9 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas
                 s2[i] = b
 
     @jit_named(error_model="numpy", no_cfunc_wrapper=True)  # called from Python only
-    def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, fwd, bwd,
-                     has_b, nob, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses, correct):
+    def fused_epochs(X, Y, order, B, params, grads, s1, s2, h, t0, dims, codes, step, fwd,
+                     bwd, has_b, nob, eps, do_clip, lo, hi, target, buf1, buf2, terms, losses,
+                     correct):
         """Train up to len(losses) epochs in place; returns how many ran (stops after an epoch
         whose accuracy reaches ``target`` (>= 0), whose loss is not finite, or whose last update
         left a parameter that is not: the trainer reports that epoch as the per-layer path
@@ -255,7 +259,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas
         one update each (the last one smaller when B does not divide N). params, grads, s1,
         s2 flat (P,) (s1, s2 the optimizer's state slots, scratch for unused ones); h the
         hyper-parameters, t0 the steps taken so far; dims (L+1,) layer widths; codes (L,)
-        activation codes, fwd and bwd their row kernels (:func:`.kernels.row_kernel_tables`);
+        activation codes; step this build's batch_step as a first-class function; fwd and bwd
+        the activations' row kernels (:func:`.kernels.row_kernel_tables`);
         has_b (L,) 1 for a layer with a bias, 0 for one without (its parameters are W alone),
         whose bias is then nob (max(dims[1:]),) of -0.0 (the per-layer path adds -0.0s: z + (-0.0)
         is z);
@@ -311,8 +316,8 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas
                             xT[k, i] = X[r, k]
                         for j in range(DL):
                             yT[j, i] = Y[r, j]
-                batch_loss, batch_hits = batch_step(A, D, Ws, Bs, GWs, GBs, yT, nb, dims,
-                                                    codes, fwd, bwd, has_b, eps, terms)
+                batch_loss, batch_hits = step(A, D, Ws, Bs, GWs, GBs, yT, nb, dims, codes, fwd,
+                                              bwd, has_b, eps, terms)
                 total += batch_loss * nb
                 hits += batch_hits
                 t += 1
@@ -334,7 +339,18 @@ def _build(loss_point, softmax, coefficients, rule, clip, same_side, slots, blas
                 break
         return ran
 
-    return fused_epochs
+    return fused_epochs, batch_step
+
+
+def _step_signature(dtype: np.dtype, tables: tuple):
+    """The Numba signature of batch_step for blocks of ``dtype`` and row kernel ``tables``."""
+    scalar = typeof(dtype.type(0))
+    blocks, rows = nbtypes.List(nbtypes.Array(scalar, 2, "C")), \
+        nbtypes.List(nbtypes.Array(scalar, 1, "C"))
+    block, ints = nbtypes.Array(scalar, 2, "C"), nbtypes.Array(nbtypes.int64, 1, "C")
+    return nbtypes.Tuple((nbtypes.float64, nbtypes.int64))(
+        blocks, blocks, blocks, rows, blocks, rows, block, nbtypes.int64, ints, ints,
+        typeof(tables[0]), typeof(tables[1]), ints, nbtypes.float64, block)
 
 
 class FusedStep:
@@ -354,12 +370,12 @@ class FusedStep:
         self._eps = float(np.finfo(self.dtype).eps)
         self._definitions = (spec.loss_point, spec.softmax, spec.coefficients, spec.rule,
                              spec.clip, spec.same_side, spec.slots)
-        self._epochs = _build(*self._definitions, False)  # refuses a recursive definition
+        self._epochs = _build(*self._definitions, False)[0]  # refuses a recursive definition
         self._shape = None
         self._nob = np.full(max(spec.dims[1:]), -0.0, dtype=self.dtype)  # see fused_epochs
         self._no_slot = np.zeros(0, dtype=self.dtype)  # an unused slot: never read or written
         self._full = np.zeros((1, 0), dtype=np.int64)  # full-batch: no order
-        self._entries = {}  # with BLAS or not -> the compiled step's entry point
+        self._entries = {}  # with BLAS or not -> the compiled step's entry point, batch step
         self._tables = row_kernel_tables(frozenset(spec.activations), self.dtype.name) \
             if config.DISABLE_JIT else None  # compiled with the step (run), under DISABLE_JIT now
 
@@ -439,31 +455,36 @@ class FusedStep:
             except Exception as e:
                 raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
         # every scalar converted: the entry point (below) does not check types, it converts
-        args = (X, y, order, int(B), params, grads, s1, s2, np.array(hyper, dtype=np.float64),
-                int(t), self.dims, self.codes, *self._tables, self.has_b, self._nob, self._eps,
-                clip is not None, float(lo), float(hi), target, self._buf1, self._buf2,
-                self._terms, losses, correct)
+        head = (X, y, order, int(B), params, grads, s1, s2, np.array(hyper, dtype=np.float64),
+                int(t), self.dims, self.codes)
+        tail = (*self._tables, self.has_b, self._nob, self._eps, clip is not None, float(lo),
+                float(hi), target, self._buf1, self._buf2, self._terms, losses, correct)
         blas = _uses_blas(B, self.spec.dims)  # batches of N % B < B samples too
-        entry = self._entries.get(blas)
-        if entry is None and config.DISABLE_JIT:
-            entry = self._epochs = _build(*self._definitions, blas)
-        elif entry is None:
-            self._epochs = _build(*self._definitions, blas)
+        if blas not in self._entries and config.DISABLE_JIT:
+            self._epochs, step = _build(*self._definitions, blas)
+            self._entries[blas] = self._epochs, step
+        elif blas not in self._entries:
+            self._epochs, batch_step = _build(*self._definitions, blas)
             try:
                 with warnings.catch_warnings():
                     # the row kernel tables are first-class functions, which Numba calls
                     # experimental and says so whenever it types them: the feature is used as
                     # documented, one signature per table, and tested
                     warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-                    sig = tuple(typeof(a) for a in args)
+                    # the batch step is compiled on its own and called through a pointer: as
+                    # a plain call, its code would be optimized and emitted again with the
+                    # epoch loop's
+                    step = first_class(batch_step, _step_signature(self.dtype, self._tables))
+                    sig = tuple(typeof(a) for a in (*head, step, *tail))
                     self._epochs.compile(sig)
                 # called through its entry point: the dispatcher would type the tables of
                 # first-class functions again on every call (~0.5 ms); the entry point does not
                 # check its arguments' types, so run checks the arrays first
-                entry = self._epochs.overloads[sig].entry_point
+                self._entries[blas] = self._epochs.overloads[sig].entry_point, step
             except Exception as e:  # Numba's typing and lowering errors, and their causes
                 raise FusedUnsupported(f"the fused step cannot be compiled: {e}") from e
-        self._entries[blas] = entry
+        entry, step = self._entries[blas]
+        args = (*head, step, *tail)
         ran = entry(*args)
         return losses[:ran], correct[:ran]
 

@@ -272,18 +272,19 @@ def row_kernels(name: str, dtype: str):
 
 
 if config.DISABLE_JIT:
-    def _first_class(dispatcher):
+    def first_class(dispatcher, signature=None):
+        """The function itself (no compilation)."""
         return dispatcher
 else:
     class _FirstClass(nbtypes.WrapperAddressProtocol):
-        """A compiled row kernel as a first-class function, its address looked up once: handed
+        """A compiled function as a first-class function, its address looked up once: handed
         to compiled code, a dispatcher's address is looked up again on every call (~25 us,
         against ~2 us for this object)."""
 
-        def __init__(self, dispatcher) -> None:
+        def __init__(self, dispatcher, signature) -> None:
             self.dispatcher = dispatcher
-            self._signature = nbtypes.void(*dispatcher.signatures[0])
-            cres = dispatcher.get_compile_result(self._signature)
+            self._signature = signature
+            cres = dispatcher.get_compile_result(signature)
             self._address = cres.library.get_pointer_to_function(
                 cres.fndesc.llvm_cfunc_wrapper_name)
 
@@ -293,8 +294,15 @@ else:
         def signature(self):
             return self._signature
 
-    def _first_class(dispatcher):
-        return _FirstClass(dispatcher)
+    def first_class(dispatcher, signature=None):
+        """``dispatcher`` compiled for ``signature`` (by default its one signature, returning
+        nothing), as a first-class function that compiled code takes as an argument and calls
+        through a pointer; it must keep its C wrapper (no ``no_cfunc_wrapper``)."""
+        if signature is None:
+            signature = nbtypes.void(*dispatcher.signatures[0])
+        else:
+            dispatcher.compile(signature.args)
+        return _FirstClass(dispatcher, signature)
 
 
 @functools.cache
@@ -304,8 +312,8 @@ def row_kernel_tables(used: frozenset, dtype: str) -> tuple[tuple, tuple]:
     one's for the others (never called: no kernel is compiled only to fill a slot)."""
     filler = min(used, key=ACTIVATION_CODES.__getitem__)
     kernels = [row_kernels(a if a in used else filler, dtype) for a in activations.ACTIVATIONS]
-    return (tuple(_first_class(k[0]) for k in kernels),
-            tuple(_first_class(k[1]) for k in kernels))
+    return (tuple(first_class(k[0]) for k in kernels),
+            tuple(first_class(k[1]) for k in kernels))
 
 
 # NOTE: reductions. _dot_rows and _sum_row are the only code compiled with a fastmath flag, and
