@@ -7,7 +7,8 @@ and its ``.npy`` header, before it is read):
 - ``format_version`` (int), ``config`` (JSON: the architecture, input shape and dtype), ``params``
   (the flat weight buffer, backend-free);
 - ``optimizer`` (JSON: name, hyper-parameters, step count ``t``) and ``opt.<slot>`` state arrays;
-- ``trainer`` (JSON: loss, clip, seed, the shuffling generator's state), ``epoch``;
+- ``trainer`` (JSON: loss, clip, seed, the shuffling generator's state, and ``l2`` when it
+  is not 0), ``epoch``;
 - optional ``norm.mean``/``norm.std`` (feature standardisation), ``classes`` (label values),
   ``history.<name>`` arrays (``history.epoch`` numbers them) with ``history_stride`` (see
   :mod:`fastnn.training.history`), and ``meta`` (JSON: the run's settings).
@@ -80,9 +81,11 @@ def save(path: str | Path, model, trainer=None, epoch: int = 0, history=None,
         arrays["optimizer"] = _json({"name": opt.name, "hyperparams": opt.hyperparams(),
                                      "t": opt.t})
         arrays.update({f"opt.{k}": v for k, v in opt.state.items()})
-        arrays["trainer"] = _json({"loss": trainer.loss, "clip": trainer.clip,
-                                   "seed": trainer.seed,
-                                   "rng": trainer._rng.bit_generator.state})
+        state = {"loss": trainer.loss, "clip": trainer.clip, "seed": trainer.seed,
+                 "rng": trainer._rng.bit_generator.state}
+        if trainer.l2:  # written only when set: files without it read as l2 = 0
+            state["l2"] = trainer.l2
+        arrays["trainer"] = _json(state)
     if history is not None and history.epoch:
         arrays["history.epoch"] = np.asarray(history.epoch, dtype=np.int64)
         arrays["history_stride"] = np.array(int(history.stride))
@@ -284,7 +287,7 @@ def _training_state(ckpt: _Archive, out: Checkpoint, params: np.ndarray) -> None
         raise ckpt.bad(f"optimizer must hold a name, numeric hyperparams and a step count "
                        f"t >= 0, got {_short(opt)}")
     trainer = ckpt.json_object("trainer")
-    _keys(ckpt, "trainer", trainer, {"loss", "clip", "seed", "rng"})
+    _keys(ckpt, "trainer", trainer, {"loss", "clip", "seed", "rng"}, {"l2"})
     clip = trainer["clip"]
     if not isinstance(trainer["loss"], str):
         raise ckpt.bad(f"trainer: loss must be a name, got {_short(trainer['loss'])}")
@@ -292,6 +295,8 @@ def _training_state(ckpt: _Archive, out: Checkpoint, params: np.ndarray) -> None
                                  all(_is_number(v) for v in clip) and clip[0] < clip[1]):
         raise ckpt.bad(f"trainer: clip must be null or [lo, hi] with lo < hi, got "
                        f"{_short(clip)}")
+    if "l2" in trainer and not (_is_number(trainer["l2"]) and 0 <= trainer["l2"] < math.inf):
+        raise ckpt.bad(f"trainer: l2 must be a number >= 0, got {_short(trainer['l2'])}")
     if trainer["seed"] is not None and not _is_int(trainer["seed"]):
         raise ckpt.bad(f"trainer: seed must be null or an integer >= 0, got "
                        f"{_short(trainer['seed'])}")

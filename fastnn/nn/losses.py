@@ -40,6 +40,17 @@ def bce_point(pred, y, N: int, eps: float):
 POINTWISE: dict[str, Callable] = {"mse": mse_point, "bce": bce_point}
 
 
+def l2_penalty(pairs, l2: float, N: int) -> float:
+    """Add the L2 penalty ``l2 / (2 N) * sum(W^2)`` of the weights to their gradients (each
+    ``dW += l2 / N * W``) and return the penalty, for ``pairs`` of (W, dW) arrays and a batch of
+    N samples: scikit-learn's ``alpha``, on weights and not on biases."""
+    scale, total = l2 / N, 0.0
+    for W, dW in pairs:
+        dW += scale * W
+        total += float(np.vdot(W, W))
+    return 0.5 * scale * total
+
+
 #: machine epsilon by dtype (np.finfo costs a microsecond a call)
 _EPS = {np.dtype(t): np.finfo(t).eps for t in (np.float64, np.float32)}
 

@@ -101,6 +101,15 @@ class Sequential:
                    "(with their gradients)")
         self.params = np.zeros(self.footprint.params, dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
+        self._bind()
+        self._first_with_params = next(
+            (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
+        source = generator(rng, seed)
+        for layer in self.layers:
+            layer.initialize(initializer, source)
+
+    def _bind(self) -> None:
+        """Hand every layer its views of ``params`` and ``grads``, in layer order."""
         offset = 0
         for layer in self.layers:
             p, g = {}, {}
@@ -110,11 +119,16 @@ class Sequential:
                 g[name] = self.grads[offset:offset + n].reshape(s)
                 offset += n
             layer.bind(p, g)
-        self._first_with_params = next(
-            (i for i, layer in enumerate(self.layers) if layer.param_shapes), 0)
-        source = generator(rng, seed)
-        for layer in self.layers:
-            layer.initialize(initializer, source)
+
+    def __setstate__(self, state: dict) -> None:
+        # pickle copies each view on its own: bind the layers to the model's buffers again
+        self.__dict__.update(state)
+        self._bind()
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(W, dW) views of every layer's weight array (not biases), in layer order."""
+        return [(layer.params["W"], layer.grads["W"]) for layer in self.layers
+                if "W" in layer.param_shapes]
 
     def forward(self, be: Backend, x: np.ndarray) -> np.ndarray:
         """Run every layer's forward kernel on backend ``be``; x (N, *input_shape)."""

@@ -15,7 +15,7 @@ from ..backends import get_backend
 from ..io.checkpoint import CheckpointError
 from ..memory import check_fits
 from ..nn.layers import Activation
-from ..nn.losses import count_correct, get_loss, unlearnable
+from ..nn.losses import count_correct, get_loss, l2_penalty, unlearnable
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, clip, get_optimizer
 from ..threads import check_threads, limit_threads
@@ -79,6 +79,11 @@ class Trainer:
         ``reference``, ``numpy`` (default) or ``numba`` (:func:`fastnn.available_backends`).
     clip : float or (float, float), optional
         Clip weight gradients by value: C means [-C, C]; the lab clipped to (-1024, 1023).
+    l2 : float
+        L2 penalty on the weights (not the biases), scikit-learn's ``alpha``: each batch of N
+        samples adds ``l2 / (2 N) * sum(W^2)`` to its loss and ``l2 / N * W`` to the weight
+        gradients, before clipping (:func:`fastnn.nn.losses.l2_penalty`). 0 (default): none.
+        A run with a penalty trains through the per-layer kernels, not a fused step.
     seed : int, optional
         Seed of the mini-batch shuffling; with the model's seed, the whole run is reproducible.
     threads : int, optional
@@ -91,8 +96,8 @@ class Trainer:
     """
 
     def __init__(self, model: Sequential, loss: str = "mse", optimizer: str | Optimizer = "sgd",
-                 lr: float = 0.1, backend: str = "numpy", clip=None, seed: int | None = None,
-                 threads: int | None = None,
+                 lr: float = 0.1, backend: str = "numpy", clip=None, l2: float = 0.0,
+                 seed: int | None = None, threads: int | None = None,
                  **optimizer_options: float) -> None:
         self.model = model
         self.backend = get_backend(backend)
@@ -104,6 +109,7 @@ class Trainer:
         else:
             self.optimizer = get_optimizer(optimizer, lr, **optimizer_options)
         self.clip = check_clip(clip)
+        self.l2 = float(check_in_range("l2 penalty", l2, 0, math.inf))
         # a NumPy integer seed is stored as a Python int (it goes into a checkpoint's JSON)
         self.seed = int(seed) if isinstance(seed, np.integer) else seed
         self.threads = None if threads is None else check_threads(threads)
@@ -112,6 +118,19 @@ class Trainer:
         self._per_layer = strategies.PerLayer(lambda X, y: self._step(X, y))
         #: epochs trained so far, over every fit call (restored from checkpoints)
         self.epoch = 0
+
+    # -- pickling (joblib, Dask, scikit-learn's clone-free copies) -----------------------------
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["backend"] = self.backend.NAME  # a module: pickled by its name
+        del state["_per_layer"]  # holds a closure over self; the fused step is built again
+        state["_fused_for"] = state["_fused_strategy"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.backend = get_backend(state["backend"])
+        self._per_layer = strategies.PerLayer(lambda X, y: self._step(X, y))
 
     # -- data ---------------------------------------------------------------------------------
     def _check_X(self, X, batch_size: int | None = None, training: bool = False) -> np.ndarray:
@@ -165,6 +184,8 @@ class Trainer:
         loss, dout = self.loss_fn(out, y)
         correct = count_correct(out, y)
         model.backward(be, dout, need_dx=False)
+        if self.l2:
+            loss += l2_penalty(model.weights(), self.l2, len(X))
         if self.clip is not None:
             model.grads[...] = clip(model.grads, *self.clip)
         self.optimizer.step(model.params, model.grads)
@@ -179,7 +200,7 @@ class Trainer:
             self._fused_strategy = strategies.fused(*key, self._per_layer)
             self._fused_for = key
         fused = self._fused_strategy
-        return None if fused is None or fused.unsupported else fused
+        return None if fused is None or fused.unsupported or self.l2 else fused
 
     def _strategy(self, N: int, batch_size: int | None, shuffle: bool):
         """How the next stretch is trained: fused when the backend can, else per-layer."""
@@ -363,10 +384,10 @@ class Trainer:
         """Continue from a :class:`fastnn.io.checkpoint.Checkpoint` of a run with these settings.
 
         Loads weights, optimizer state and step count, the shuffling generator and the epoch
-        count; raises CheckpointError when the checkpoint's architecture, dtype, loss, clip or
-        optimizer differ from this trainer's (:func:`fastnn.io.checkpoint.load` has checked
-        each entry's type and shape; this checks that they fit this trainer), and changes
-        nothing then.
+        count; raises CheckpointError when the checkpoint's architecture, dtype, loss, clip, l2
+        penalty or optimizer differ from this trainer's (:func:`fastnn.io.checkpoint.load` has
+        checked each entry's type and shape; this checks that they fit this trainer), and
+        changes nothing then.
         """
         if ckpt.model.config() != self.model.config():
             raise CheckpointError("the checkpoint's architecture differs from this model's: "
@@ -381,6 +402,10 @@ class Trainer:
                 f"the checkpoint was trained with {ckpt.trainer['loss']} and "
                 f"{ckpt.optimizer['name']} {ckpt.optimizer['hyperparams']}; this trainer has "
                 f"{self.loss} and {opt.name} {opt.hyperparams()}")
+        l2_was = ckpt.trainer.get("l2", 0.0)
+        if l2_was != self.l2:
+            raise CheckpointError(f"the checkpoint was trained with l2 penalty {l2_was}; this "
+                                  f"trainer has {self.l2}")
         clip_was = ckpt.trainer["clip"]
         if (None if clip_was is None else tuple(clip_was)) != self.clip:
             raise CheckpointError(f"the checkpoint was trained with gradient clip {clip_was}; "
