@@ -224,20 +224,23 @@ def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
         dcols = np.empty((K, L), dtype=x.dtype)
         ext = np.zeros((F, L), dtype=x.dtype)  # dout[n] on the padded width; extra columns 0
         part = np.empty((K, F), dtype=x.dtype)
+        acc = np.empty(OW)  # float64, as the scalar sum it replaces
         dWs[t] = 0.0
         dbs[t] = 0.0
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
             _shift_cols(xp, KH, KW, Wp, L, cols)
             for f in range(F):
-                s = 0.0
+                # db: one running sum per output column (a sum along the row is a serial
+                # chain the compiler may not reorder; across columns it vectorizes)
+                acc[:] = 0.0
                 for oh in range(OH):
                     dst = ext[f, oh * Wp:oh * Wp + OW]
                     src = dout[n, f, oh * OW:(oh + 1) * OW]
                     for ow in range(OW):
                         dst[ow] = src[ow]
-                        s += src[ow]
-                dbs[t, f] += s
+                        acc[ow] += src[ow]
+                dbs[t, f] += acc.sum()
             np.dot(cols, ext.T, part)  # (K, F); the extra columns add exact zeros
             dWs[t] += part
             np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
