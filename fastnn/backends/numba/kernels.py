@@ -2,7 +2,9 @@
 shares with them.
 
 Kernels of the contract (same names and shapes as the sibling backends) run compiled; dense
-products go to BLAS through ``np.dot`` (Numba binds it via SciPy). Everything elementwise
+products go to BLAS through ``np.dot`` (Numba binds it via SciPy), a big forward product split
+into row blocks over Numba's threads once Numba's pool owns the cores (see
+:mod:`fastnn.threads`). Everything elementwise
 (activations, their derivatives, the bias, ``db``) is one serial loop that LLVM vectorizes: no
 ``prange`` for elementwise work, since on two shared cores a parallel region waits for a
 descheduled worker far more often than it gains (the measurements are in docs/ARCHITECTURE.md).
