@@ -16,7 +16,9 @@ ticks. The policy:
   to one thread (each Numba thread then runs its own single-threaded GEMMs), and later calls find
   it so and change nothing. Threads are never switched per call. The claim lasts until the end
   of the :func:`limit_threads` scope around it (:meth:`fastnn.Trainer.fit` opens one), or, made
-  outside any scope, for the rest of the process.
+  outside any scope, for the rest of the process. While it lasts, a big dense product is split
+  into row blocks run in Numba's pool (:func:`numba_pool_threads`), one single-threaded GEMM per
+  thread, instead of leaving all but one core idle.
 * **Idle Numba workers sleep.** Numba's OpenMP threading layer is started with
   ``OMP_WAIT_POLICY=PASSIVE`` (unless the environment sets it), so its workers do not spin on a
   core after a parallel region, where they would slow whatever runs next, or another process.
@@ -116,6 +118,17 @@ def use_numba_pool() -> None:
     """
     _numba()
     _set(_blas_libraries(), 1)
+
+
+def numba_pool_threads() -> int:
+    """The blocks a kernel splits one big BLAS product into, to run them in Numba's pool: its
+    thread count once it owns the cores (every BLAS claimed to one thread), else 1 (BLAS threads
+    the product itself)."""
+    if not _numba_started or any(lib.num_threads != 1 for lib in _blas_libraries()):
+        return 1
+    import numba
+
+    return numba.get_num_threads()
 
 
 @contextmanager

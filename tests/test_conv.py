@@ -136,7 +136,7 @@ def test_numba_parallel_blocks_match_one_serial_block(stride, padding):
     assert_rel_close(outs[2], outs[1], 1e-14)
     grads = []
     for kernel, T in ((J._conv_backward, 3), (J._conv_backward, 1)):
-        dx, dWs, dbs = np.empty_like(x), np.empty((T, 4, 12)), np.empty((T, 4))
+        dx, dWs, dbs = np.empty_like(x), np.empty((T, 12, 4)), np.empty((T, 4))
         kernel(x, Wm, np.ascontiguousarray(Wm.T), dout, *args, T, dx, dWs, dbs)
         grads.append((dx, dWs.sum(0), dbs.sum(0)))
     np.testing.assert_array_equal(grads[0][0], grads[1][0])  # dx: no reduction across blocks
@@ -147,7 +147,7 @@ def test_numba_parallel_blocks_match_one_serial_block(stride, padding):
             out = np.empty((5, 4, OH * OW))
             J._conv_forward_s1(x, Wm, b, 3, 2, padding, OH, OW, T, out)
             assert_rel_close(out, outs[1], 1e-13)
-            dx, dWs, dbs = np.empty_like(x), np.empty((T, 4, 12)), np.empty((T, 4))
+            dx, dWs, dbs = np.empty_like(x), np.empty((T, 12, 4)), np.empty((T, 4))
             J._conv_backward_s1(x, Wm, np.ascontiguousarray(Wm.T), dout, 3, 2, padding, OH, OW,
                                 T, dx, dWs, dbs)
             for a, e in zip((dx, dWs.sum(0), dbs.sum(0)), grads[1], strict=True):

@@ -156,6 +156,37 @@ def test_set_threads_hands_the_cores_back_to_blas():
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_big_dense_product_runs_in_numba_pool_once_it_owns_the_cores(dtype, monkeypatch):
+    """Claimed: split into row blocks over Numba's threads (same result, no thread switch)."""
+    from fastnn.backends.numba import kernels as K
+
+    rng = np.random.default_rng(5)
+    x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((67, 40), (40, 33), (33,)))
+    monkeypatch.setattr(K, "_SPLIT_MIN", 1)
+    split = []
+    real = K._dense_forward_blocks
+
+    def spy(*args):
+        split.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(K, "_dense_forward_blocks", spy)
+    with T.limit_threads(2):
+        assert T.numba_pool_threads() == 1  # BLAS owns the cores: it threads the product
+        serial = be.dense_forward(x, W, b)
+        assert split == []
+        be.conv2d_forward(*conv_inputs(dtype)[:3], padding=1)  # the claim
+        assert T.numba_pool_threads() == 2
+        before = threadpool_info()
+        blocked = be.dense_forward(x, W, b)
+        assert split == [2] and threadpool_info() == before
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(blocked, serial, rtol=tol, atol=tol)
+    np.testing.assert_allclose(blocked, R.dense_forward(x, W, b), rtol=tol * 10, atol=tol * 10)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_results_do_not_depend_on_the_threads(dtype):
     x, W, b, dout = conv_inputs(dtype, seed=3)
     out = {}

@@ -109,18 +109,19 @@ def _conv_forward(x, Wm, b, KH, KW, stride, padding, OH, OW, T, out):  # pragma:
 @jit(parallel=True)
 def _conv_backward(x, Wm, WmT, dout, KH, KW, stride, padding, OH, OW, T, dx, dWs,
                    dbs):  # pragma: no cover - jitted
-    """Any stride: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs, dbs."""
+    """Any stride: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs (T, K, F)
+    (dW transposed), dbs (T, F)."""
     N = x.shape[0]
     F, K = Wm.shape
     for t in prange(T):  # block t writes dx[n] for its own samples and dWs[t], dbs[t]
         cols = np.empty((K, OH * OW), dtype=x.dtype)
         dcols = np.empty((K, OH * OW), dtype=x.dtype)
-        part = np.empty((F, K), dtype=x.dtype)
+        part = np.empty((K, F), dtype=x.dtype)
         dWs[t] = 0.0
         dbs[t] = 0.0
         for n in range(t * N // T, (t + 1) * N // T):
             _im2col_one(x, n, KH, KW, stride, padding, OH, OW, cols)
-            np.dot(dout[n], cols.T, part)  # (F, K)
+            np.dot(cols, dout[n].T, part)  # (K, F): dW transposed
             dWs[t] += part
             for f in range(F):
                 dbs[t, f] += dout[n, f].sum()
@@ -210,7 +211,8 @@ def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no c
 @jit(parallel=True)
 def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
                       dbs):  # pragma: no cover - jitted
-    """Stride 1: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs (T, F, K), dbs."""
+    """Stride 1: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs (T, K, F)
+    (dW transposed), dbs (T, F)."""
     N, C, H, Wd = x.shape
     F, K = Wm.shape
     Wp = Wd + 2 * padding
@@ -221,22 +223,25 @@ def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
         cols = np.empty((K, L), dtype=x.dtype)
         dcols = np.empty((K, L), dtype=x.dtype)
         ext = np.zeros((F, L), dtype=x.dtype)  # dout[n] on the padded width; extra columns 0
-        part = np.empty((F, K), dtype=x.dtype)
+        part = np.empty((K, F), dtype=x.dtype)
+        acc = np.empty(OW)  # float64, as the scalar sum it replaces
         dWs[t] = 0.0
         dbs[t] = 0.0
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
             _shift_cols(xp, KH, KW, Wp, L, cols)
             for f in range(F):
-                s = 0.0
+                # db: one running sum per output column (a sum along the row is a serial
+                # chain the compiler may not reorder; across columns it vectorizes)
+                acc[:] = 0.0
                 for oh in range(OH):
                     dst = ext[f, oh * Wp:oh * Wp + OW]
                     src = dout[n, f, oh * OW:(oh + 1) * OW]
                     for ow in range(OW):
                         dst[ow] = src[ow]
-                        s += src[ow]
-                dbs[t, f] += s
-            np.dot(ext, cols.T, part)  # (F, K); the extra columns add exact zeros
+                        acc[ow] += src[ow]
+                dbs[t, f] += acc.sum()
+            np.dot(cols, ext.T, part)  # (K, F); the extra columns add exact zeros
             dWs[t] += part
             np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
             _unshift_cols(dcols, KH, KW, Wp, L, dxp)
@@ -323,7 +328,7 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
     check_buffer_fits("conv2d_backward", "column", (2 * T, K, OH * OW), x.dtype)
     Wm = np.ascontiguousarray(W).reshape(F, K)
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
-    dWs = np.empty((T, F, K), dtype=x.dtype)
+    dWs = np.empty((T, K, F), dtype=x.dtype)  # transposed: cols @ dout.T ran faster (float32)
     dbs = np.empty((T, F), dtype=x.dtype)
     args = (np.ascontiguousarray(x), Wm, np.ascontiguousarray(Wm.T),
             np.ascontiguousarray(dout).reshape(N, F, OH * OW), KH, KW)
@@ -331,7 +336,7 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
         _conv_backward_s1(*args, int(padding), OH, OW, T, dx, dWs, dbs)
     else:
         _conv_backward(*args, int(stride), int(padding), OH, OW, T, dx, dWs, dbs)
-    return dx, dWs.sum(axis=0).reshape(F, C, KH, KW), dbs.sum(axis=0)
+    return dx, dWs.sum(axis=0).T.reshape(F, C, KH, KW), dbs.sum(axis=0)
 
 
 def max_pool2d_forward(x: np.ndarray, size=2, stride=None) -> np.ndarray:

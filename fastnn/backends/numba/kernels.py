@@ -2,7 +2,9 @@
 shares with them.
 
 Kernels of the contract (same names and shapes as the sibling backends) run compiled; dense
-products go to BLAS through ``np.dot`` (Numba binds it via SciPy). Everything elementwise
+products go to BLAS through ``np.dot`` (Numba binds it via SciPy), a big forward product split
+into row blocks over Numba's threads once Numba's pool owns the cores (see
+:mod:`fastnn.threads`). Everything elementwise
 (activations, their derivatives, the bias, ``db``) is one serial loop that LLVM vectorizes: no
 ``prange`` for elementwise work, since on two shared cores a parallel region waits for a
 descheduled worker far more often than it gains (the measurements are in docs/ARCHITECTURE.md).
@@ -30,11 +32,12 @@ import types
 
 import numpy as np
 from llvmlite import ir
-from numba import config
+from numba import config, prange
 from numba import types as nbtypes
 from numba.extending import intrinsic
 
 from ...nn import activations
+from ...threads import numba_pool_threads
 from ..base import (
     check_activation_backward,
     check_arrays,
@@ -348,13 +351,36 @@ def _sum_row(x, j, N):
 # negative index around, and an index from range(lo, hi) with lo not known to be >= 0 keeps that
 # check in the loop body, which then does not vectorize (5x slower, measured).
 @jit(error_model="numpy")
-def _dense_forward(x, W, b):
-    """x (N, Din), W (Din, Dout), b (Dout,) -> x @ W + b (N, Dout)."""
-    out = np.dot(x, W)  # (N, Dout)
+def _dense_rows(x, W, b, out):
+    """x (n, Din), W (Din, Dout), b (Dout,) -> out (n, Dout) = x @ W + b."""
+    np.dot(x, W, out)
     for n in range(out.shape[0]):
         row = out[n]
         for j in range(row.shape[0]):
             row[j] += b[j]
+
+
+@jit(error_model="numpy")
+def _dense_forward(x, W, b):
+    """x (N, Din), W (Din, Dout), b (Dout,) -> x @ W + b (N, Dout), one BLAS call."""
+    out = np.empty((x.shape[0], W.shape[1]), dtype=x.dtype)
+    _dense_rows(x, W, b, out)
+    return out
+
+
+#: Multiply-adds from which a dense product is split over Numba's threads once they own the
+#: cores (below it, starting the parallel region costs more than the second thread saves).
+_SPLIT_MIN = 1 << 21
+
+
+@jit(parallel=True, error_model="numpy")
+def _dense_forward_blocks(x, W, b, T):  # pragma: no cover - jitted
+    """x @ W + b as T blocks of rows, one per Numba thread (block t writes its own rows)."""
+    N = x.shape[0]
+    out = np.empty((N, W.shape[1]), dtype=x.dtype)
+    for t in prange(T):
+        lo, hi = t * N // T, (t + 1) * N // T
+        _dense_rows(x[lo:hi], W, b, out[lo:hi])
     return out
 
 
@@ -410,8 +436,12 @@ def _activation_kernels(name: str, float32: bool):
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x (N, Din), W (Din, Dout), b (Dout,) -> (N, Dout)."""
     check_dense_forward(x, W, b)
-    return _dense_forward(np.ascontiguousarray(x), np.ascontiguousarray(W),
-                          np.ascontiguousarray(b))
+    args = np.ascontiguousarray(x), np.ascontiguousarray(W), np.ascontiguousarray(b)
+    if x.shape[0] > 1 and x.shape[0] * W.size >= _SPLIT_MIN:
+        T = min(x.shape[0], numba_pool_threads())
+        if T > 1:
+            return _dense_forward_blocks(*args, T)
+    return _dense_forward(*args)
 
 
 def dense_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, need_dx: bool = True):
