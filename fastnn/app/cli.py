@@ -112,6 +112,17 @@ def _add_predict(sub) -> None:
     p.add_argument("--out", help="write predictions to this CSV file")
 
 
+def _add_executor(p) -> None:
+    """Where a command's training runs go: local processes, or a Dask cluster."""
+    p.add_argument("--jobs", type=int, help="local worker processes (one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask distributed scheduler (dask scheduler; dask worker "
+                   "ADDRESS); pip install 'fastnn[distributed]'")
+    p.add_argument("--scheduler-file", metavar="FILE",
+                   help="the Dask scheduler named by the file 'dask scheduler "
+                   "--scheduler-file FILE' wrote")
+
+
 def _add_sweep(sub) -> None:
     p = sub.add_parser(
         "sweep", help="a grid of training runs, in parallel processes or on a Dask cluster",
@@ -155,13 +166,7 @@ def _add_sweep(sub) -> None:
                    help="the lab's own network (see fastnn train --help)")
     p.add_argument("--fresh-data", action="store_true", default=None)
     p.add_argument("--out", default="runs/sweep", help="the sweep's folder (runs/sweep)")
-    p.add_argument("--jobs", type=int, help="local worker processes (one per core)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="run on this Dask distributed scheduler (dask scheduler; dask worker "
-                   "ADDRESS); pip install 'fastnn[distributed]'")
-    p.add_argument("--scheduler-file", metavar="FILE",
-                   help="the Dask scheduler named by the file 'dask scheduler "
-                   "--scheduler-file FILE' wrote")
+    _add_executor(p)
     p.add_argument("--threads", type=int,
                    help="threads per run (1 when runs go in parallel, else all)")
     p.add_argument("--quiet", action="store_true", default=None,
@@ -199,11 +204,13 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="reproduce the lab report",
                        description="fastnn report lab1: the lab's experiments (learning "
                        "rates, hidden units, activations, optimizers, fresh data) with tables "
-                       "and figures in OUT/REPORT.md.")
+                       "and figures in OUT/REPORT.md. Its runs go to --jobs local processes "
+                       "or a Dask cluster, as fastnn sweep's do; the report is the same.")
     p.add_argument("name", help="lab1")
     p.add_argument("--out", default="reports/lab1", help="output folder (reports/lab1)")
     p.add_argument("--backend", help="backend (numba)")
     p.add_argument("--epochs", type=int, default=20_000, help="epochs per run (20000)")
+    _add_executor(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -302,21 +302,25 @@ class Pool:
         futures = [self.client.submit(_indexed, fn, i, task, key=f"fastnn-{token}-{i}")
                    for i, task in enumerate(tasks)]
         try:
-            for _, (i, result) in as_completed(futures, with_results=True):
+            for _, (i, result) in as_completed(futures, loop=self.client.loop, with_results=True):
                 arrived(i, result)
         finally:
             self.client.cancel(futures)  # results arrived are kept; the rest is dropped
 
 
 @contextmanager
-def open_pool(executor: Executor) -> Iterator[Pool]:
+def open_pool(executor: Executor | Pool) -> Iterator[Pool]:
     """Connect ``executor`` (a Dask client for a cluster); the :class:`Pool` to map tasks on.
+    A Pool is used as it is (and left open).
 
     Raises
     ------
     ValueError
         When Dask is not installed, or its scheduler cannot be reached.
     """
+    if isinstance(executor, Pool):
+        yield executor
+        return
     if not executor.dask:
         yield Pool(executor)
         return
@@ -497,6 +501,7 @@ def sweep(specs: Sequence[RunSpec], out: str | Path, pool: Pool, threads: int | 
     reports it) ends the sweep after writing the rows so far.
     """
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     header = columns(specs, grid_keys)
     path = out / CSV_NAME
     earlier = {r.get("id"): r for r in read_rows(path)}

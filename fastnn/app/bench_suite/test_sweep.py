@@ -1,0 +1,77 @@
+"""``fastnn sweep`` on the grid of ``fastnn report lab1``'s own experiments (part 2: 32 runs of
+fastnn's 2-4-4-1 network, learning rates, hidden units, activations, optimizers, fresh data,
+on linear and XOR, numba backend), in one process, in two (joblib) and on a 2-worker Dask
+``LocalCluster`` (one thread each): workload ``sweep-lab1``.
+
+Each round is a whole sweep into a new folder (every run trained and its files written:
+checkpoint, history, output, figures; ``sweep.csv`` after each row, ``sweep.png``), through
+:func:`fastnn.app.sweep.sweep` as the command runs it. Worker processes are started and the
+numba kernels compiled by a warm-up round outside the timed ones. EPOCHS per run (the report's
+20,000 in a full run, 2,000 under ``--quick``; a smoke run under ``--benchmark-disable`` sweeps
+4 runs of 200 epochs). ``extra_info``: runs, epochs, executor, processes; BENCHMARKS.md gives
+each row's speed-up over one process.
+Run: ``fastnn bench --filter test_sweep`` (in a checkout also
+``pytest benchmarks/test_sweep.py --benchmark-only``).
+"""
+
+import itertools
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+
+from fastnn.app import report
+from fastnn.app import sweep as sw
+from fastnn.app.bench_suite import record
+
+WORKLOAD = "sweep-lab1"
+
+
+def lab1_grid(epochs: int, backend: str = "numba") -> list:
+    """The runs of part 2 of ``fastnn report lab1``, as a sweep runs them (no folder yet)."""
+    return [replace(r, data=d, backend=backend, epochs=epochs, quiet=True)
+            for exp in report.EXPERIMENTS for r in exp.runs
+            for d in (("linear",) if exp.key == "fresh_data" else report.DATASETS)]
+
+
+def placed(specs: list, folder) -> list:
+    """``specs`` named and placed in ``folder``, as :func:`fastnn.app.sweep.expand` does."""
+    out = []
+    for i, spec in enumerate(specs):
+        name = f"{i:02d}-{sw.run_id(spec)}"
+        out.append(replace(spec, name=name, out=str(folder / name)))
+    return out
+
+
+@contextmanager
+def executor(kind: str):
+    """The executor of a row: ``1 process``, ``2 processes``, or ``LocalCluster`` (2 workers,
+    1 thread each)."""
+    if kind != "LocalCluster":
+        yield sw.Executor(jobs=int(kind[0]))
+        return
+    distributed = pytest.importorskip("distributed",
+                                      reason="Dask not installed (pip install "
+                                      "'fastnn[distributed]')")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield sw.Executor(scheduler=cluster.scheduler_address)
+
+
+@pytest.mark.parametrize("kind", ["1 process", "2 processes", "LocalCluster"])
+def test_sweep_lab1(benchmark, kind, quick, rounds, tmp_path):
+    smoke = benchmark.disabled
+    epochs = 200 if smoke else 2_000 if quick else 20_000
+    grid = lab1_grid(epochs)[:4] if smoke else lab1_grid(epochs)
+    folders = (tmp_path / f"round{i}" for i in itertools.count())
+
+    with executor(kind) as ex, sw.open_pool(ex) as pool:
+        def one_sweep():
+            folder = next(folders)
+            result = sw.sweep(placed(grid, folder), folder, pool)
+            assert result.count(sw.OK) == len(grid)
+
+        record(benchmark, workload=WORKLOAD, backend="numba", dtype="float64", variant=kind,
+               runs=len(grid), epochs=epochs, executor=kind,
+               processes=1 if kind == "1 process" else 2)
+        benchmark.pedantic(one_sweep, rounds=rounds(5), warmup_rounds=1)
