@@ -246,19 +246,27 @@ def markdown(results: dict) -> str:
 
 def _sweep_table(workload: str, group: list[dict]) -> list[str]:
     """A sweep workload: each executor's time for the whole sweep, per run, and its speed-up
-    over one process."""
+    over one process (from the row's alternating pairs when it has them: the machine may be
+    busier during one row than another)."""
     one = [r["median"] for r in group if r["info"].get("processes") == 1]
     first = group[0]["info"]
     lines = [f"## {workload}", "",
              f"One whole `fastnn sweep` of {first.get('runs')} runs of {first.get('epochs'):,} "
-             "epochs (every run's files written), per executor.", "",
+             "epochs (every run's files written), per executor. *vs 1 process*: the median "
+             "ratio of sweeps alternating with one process (†: of the medians instead).", "",
              "| executor | processes | median | per run | vs 1 process |",
              "|---|---:|---:|---:|---:|"]
     for r in sorted(group, key=lambda r: -r["median"]):
-        speedup = f"{one[0] / r['median']:.2f}×" if one else ""
-        lines.append(f"| {r['info']['executor']} | {r['info'].get('processes', '')} | "
+        info = r["info"]
+        if info.get("speedup") is not None:
+            speedup = f"{info['speedup']:.2f}×"
+        elif info.get("processes") == 1:
+            speedup = "1.00×"
+        else:
+            speedup = f"{one[0] / r['median']:.2f}× †" if one else ""
+        lines.append(f"| {info['executor']} | {info.get('processes', '')} | "
                      f"{_fmt_time(r['median'])} | "
-                     f"{_fmt_time(r['median'] / max(1, r['info'].get('runs') or 1))} | "
+                     f"{_fmt_time(r['median'] / max(1, info.get('runs') or 1))} | "
                      f"{speedup} |")
     return [*lines, ""]
 
