@@ -27,6 +27,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -293,7 +294,9 @@ class Pool:
             for i, result in results:
                 arrived(i, result)
         finally:
-            results.close()  # on Ctrl-C: no further task starts
+            with warnings.catch_warnings():  # joblib's note that it cancelled the tasks left
+                warnings.simplefilter("ignore", UserWarning)
+                results.close()  # on Ctrl-C: no further task starts
 
     def _map_dask(self, fn: Callable, tasks: list, arrived: Callable) -> None:
         from distributed import as_completed
