@@ -299,10 +299,15 @@ def test_report_runs_are_the_same_in_two_processes():
 
 
 def test_report_command_takes_jobs(tmp_path, capsys):
-    assert main(["report", "lab1", "--out", str(tmp_path), "--backend", "numpy",
-                 "--epochs", "20", "--jobs", "2"]) == 0
-    assert (tmp_path / "REPORT.md").exists()
+    """The same report, figures included, from two processes as from one."""
+    for jobs in ("1", "2"):
+        assert main(["report", "lab1", "--out", str(tmp_path / jobs), "--backend", "numpy",
+                     "--epochs", "20", "--jobs", jobs]) == 0
     assert "runs on 2 processes" in capsys.readouterr().err
+    one, two = ((tmp_path / j / "REPORT.md").read_text().splitlines() for j in ("1", "2"))
+    assert one[3:] == two[3:]  # below the line that says how long it took
+    for png in (tmp_path / "1").glob("*.png"):
+        assert png.read_bytes() == (tmp_path / "2" / png.name).read_bytes(), png.name
     assert main(["report", "lab1", "--jobs", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--jobs must be an integer" in capsys.readouterr().err
 
