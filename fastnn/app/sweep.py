@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -388,19 +389,25 @@ class SweepTask:
     threads: int | None = None
 
 
+#: Runs in one process go one at a time: matplotlib's pyplot and the thread policy are per
+#: process, so a Dask worker with several threads would otherwise mix two runs' figures.
+_ONE_RUN_AT_A_TIME = threading.Lock()
+
+
 def run_row(task: SweepTask) -> dict:
     """Train one run into its folder, as ``fastnn train`` does, and return its row.
 
-    Never raises for a failing run: divergence is a row with status ``diverged``, any other
-    exception a row with status ``error``, each with its message; Ctrl-C or SIGTERM during the
-    run is status ``interrupted`` (its checkpoint is written) with the signal as its error.
+    Runs called from several threads of one process take turns. Never raises for a failing
+    run: divergence is a row with status ``diverged``, any other exception a row with status
+    ``error``, each with its message; Ctrl-C or SIGTERM during the run is status
+    ``interrupted`` (its checkpoint is written) with the signal as its error.
     """
     from .train import train_new
 
     start = time.perf_counter()
     row = {"status": OK, "error": ""}
     try:
-        with task_threads(task.threads):
+        with _ONE_RUN_AT_A_TIME, task_threads(task.threads):
             config = train_new(task.spec)
     except DivergenceError as e:
         row.update(status=DIVERGED, error=str(e))
@@ -501,7 +508,8 @@ def sweep(specs: Sequence[RunSpec], out: str | Path, pool: Pool, threads: int | 
     whole after each row, so an interrupted sweep leaves the rows so far. ``progress(done,
     total, row)`` is called for each row as it arrives, ``log(line)`` once at the start.
     Ctrl-C or SIGTERM (KeyboardInterrupt or Terminated, also when a run in this process
-    reports it) ends the sweep after writing the rows so far.
+    reports it) ends the sweep after writing the rows so far. ``threads``: each run's threads
+    (default: 1 when ``pool`` runs tasks in parallel, else the process's own policy).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
