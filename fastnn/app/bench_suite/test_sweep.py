@@ -7,14 +7,14 @@ Each round is a whole sweep into a new folder (every run trained and its files w
 checkpoint, history, output, figures; ``sweep.csv`` after each row, ``sweep.png``), through
 :func:`fastnn.app.sweep.sweep` as the command runs it. Worker processes are started and the
 numba kernels compiled by a warm-up round outside the timed ones. A full run sweeps all 40 runs
-for the report's 20,000 epochs each; ``--quick`` the first two experiments (learning rates and
-hidden units: 14 runs) for 2,000 epochs; a smoke run under ``--benchmark-disable`` 4 runs of
-200 epochs.
+for the report's 20,000 epochs each; ``--quick`` its first experiment (learning rates 1, 0.1,
+0.01 on linear and XOR: 6 runs) for 2,000 epochs; a smoke run under ``--benchmark-disable`` 4
+runs of 200 epochs.
 
 The machine is shared, so a parallel row's speed-up is not taken from medians measured minutes
-apart: after its own rounds, the row times PAIRS more sweeps alternating with one process, and
-``extra_info["speedup"]`` is the median of those pairs' ratios (one-process time over this
-row's). ``extra_info`` also gives runs, epochs, executor and processes.
+apart: after its own rounds, the row times PAIRS (quick: 2) more sweeps alternating with one
+process, and ``extra_info["speedup"]`` is the median of those pairs' ratios (one-process time
+over this row's). ``extra_info`` also gives runs, epochs, executor and processes.
 Run: ``fastnn bench --filter test_sweep`` (in a checkout also
 ``pytest benchmarks/test_sweep.py --benchmark-only``).
 """
@@ -82,7 +82,7 @@ def test_sweep_lab1(benchmark, kind, quick, rounds, tmp_path):
     smoke = benchmark.disabled
     epochs = 200 if smoke else 2_000 if quick else 20_000
     grid = lab1_grid(epochs)
-    grid = grid[:4] if smoke else grid[:14] if quick else grid
+    grid = grid[:4] if smoke else grid[:6] if quick else grid
     folders = (tmp_path / f"round{i}" for i in itertools.count())
 
     with executor(kind) as ex, sw.open_pool(ex) as pool:
@@ -94,6 +94,6 @@ def test_sweep_lab1(benchmark, kind, quick, rounds, tmp_path):
         if kind != "1 process" and not smoke:
             serial = sw.Pool(sw.Executor(jobs=1))
             ratios = [timed_sweep(serial, grid, folders) / timed_sweep(pool, grid, folders)
-                      for _ in range(PAIRS)]
+                      for _ in range(2 if quick else PAIRS)]
             benchmark.extra_info["speedup"] = statistics.median(ratios)
             benchmark.extra_info["speedup_pairs"] = ratios
