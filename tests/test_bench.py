@@ -71,6 +71,22 @@ def test_markdown_cold_start_table():
     assert "| numba | 7.95 s | 0.52 s | 0.37 s | 0.142 s |" in text
 
 
+def test_markdown_sweep_table():
+    results = run()
+    for name, kind, processes, median, speedup in [("s1", "1 process", 1, 12.0, None),
+                                                   ("s2", "2 processes", 2, 6.4, None),
+                                                   ("s3", "LocalCluster", 2, 8.0, 1.7)]:
+        row = result(name, "sweep-lab1", "numba", median)
+        row["extra_info"].update(executor=kind, processes=processes, runs=32, epochs=20_000,
+                                 variant=kind, speedup=speedup)
+        results["benchmarks"].append(row)
+    text = bench.markdown(results).split("## sweep-lab1")[1].split("## ")[0]
+    assert "32 runs of 20,000 epochs" in text
+    assert "| 1 process | 1 | 12 s | 375 ms | 1.00× |" in text
+    assert "| 2 processes | 2 | 6.4 s | 200 ms | 1.88× † |" in text  # of the medians
+    assert "| LocalCluster | 2 | 8 s | 250 ms | 1.70× |" in text  # of its alternating pairs
+
+
 def test_slower_machine_is_not_a_regression():
     table, regressed = bench.compare(run(), run(scale=2.0))
     assert not regressed and "machine speed factor 2.00" in table

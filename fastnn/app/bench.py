@@ -215,6 +215,9 @@ def markdown(results: dict) -> str:
                       for r in group]
             lines.append("")
             continue
+        if all("executor" in r["info"] for r in group):  # sweep-*: whole sweeps per executor
+            lines += _sweep_table(workload, group)
+            continue
         sklearn = any(g["backend"].startswith("sklearn") for g in group)
         lines += [f"## {workload}", "",
                   "| backend | dtype | median | vs reference | vs PyTorch | "
@@ -239,6 +242,33 @@ def markdown(results: dict) -> str:
               "faster); \"vs PyTorch\" is the fastest PyTorch row's time over this row's (> 1: "
               "faster than PyTorch); \"vs scikit-learn\" the same for scikit-learn's row.", ""]
     return "\n".join(lines)
+
+
+def _sweep_table(workload: str, group: list[dict]) -> list[str]:
+    """A sweep workload: each executor's time for the whole sweep, per run, and its speed-up
+    over one process (from the row's alternating pairs when it has them: the machine may be
+    busier during one row than another)."""
+    one = [r["median"] for r in group if r["info"].get("processes") == 1]
+    first = group[0]["info"]
+    lines = [f"## {workload}", "",
+             f"One whole `fastnn sweep` of {first.get('runs')} runs of {first.get('epochs'):,} "
+             "epochs (every run's files written), per executor. *vs 1 process*: the median "
+             "ratio of sweeps alternating with one process (†: of the medians instead).", "",
+             "| executor | processes | median | per run | vs 1 process |",
+             "|---|---:|---:|---:|---:|"]
+    for r in sorted(group, key=lambda r: -r["median"]):
+        info = r["info"]
+        if info.get("speedup") is not None:
+            speedup = f"{info['speedup']:.2f}×"
+        elif info.get("processes") == 1:
+            speedup = "1.00×"
+        else:
+            speedup = f"{one[0] / r['median']:.2f}× †" if one else ""
+        lines.append(f"| {info['executor']} | {info.get('processes', '')} | "
+                     f"{_fmt_time(r['median'])} | "
+                     f"{_fmt_time(r['median'] / max(1, info.get('runs') or 1))} | "
+                     f"{speedup} |")
+    return [*lines, ""]
 
 
 def _key(fullname: str) -> str:

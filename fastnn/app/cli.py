@@ -1,13 +1,14 @@
-"""The ``fastnn`` command line: ``train``, ``predict``, ``verify``, ``bench``, ``report``.
+"""The ``fastnn`` command line: ``train``, ``predict``, ``sweep``, ``verify``, ``bench``,
+``report``.
 
 This module holds the parser and turns errors into exit codes; each command is a function in
-its own module (:mod:`.train`, :mod:`.predict`, :mod:`.cmd_verify`, :mod:`.cmd_bench`,
-:mod:`.cmd_report`), and every run setting is checked once, by :class:`.runspec.RunSpec`.
-Library code never prints; the commands do. Bad input ends in one line ``fastnn: error: ...``
-on stderr and exit code 2, before anything is written; a run that diverges ends with exit code
-1 and writes nothing more; Ctrl-C (SIGTERM) during training finishes the epoch, writes the
-checkpoint and exits 130 (143); at any other moment they end the command at once, with the
-same codes, leaving every file whole (see :mod:`fastnn.io.atomic`).
+its own module (:mod:`.train`, :mod:`.predict`, :mod:`.cmd_sweep`, :mod:`.cmd_verify`,
+:mod:`.cmd_bench`, :mod:`.cmd_report`), and every run setting is checked once, by
+:class:`.runspec.RunSpec`. Library code never prints; the commands do. Bad input ends in one
+line ``fastnn: error: ...`` on stderr and exit code 2, before anything is written; a run that
+diverges ends with exit code 1 and writes nothing more; Ctrl-C (SIGTERM) during training
+finishes the epoch, writes the checkpoint and exits 130 (143); at any other moment they end the
+command at once, with the same codes, leaving every file whole (see :mod:`fastnn.io.atomic`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..nn.optim import OPTIMIZERS
 from ..training import DivergenceError
 from .cmd_bench import cmd_bench
 from .cmd_report import cmd_report
+from .cmd_sweep import cmd_sweep
 from .cmd_verify import cmd_verify
 from .common import Terminated, UsageError, terminate_cleanly
 from .predict import cmd_predict
@@ -110,6 +112,67 @@ def _add_predict(sub) -> None:
     p.add_argument("--out", help="write predictions to this CSV file")
 
 
+def _add_executor(p) -> None:
+    """Where a command's training runs go: local processes, or a Dask cluster."""
+    p.add_argument("--jobs", type=int, help="local worker processes (one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask distributed scheduler (dask scheduler; dask worker "
+                   "ADDRESS); pip install 'fastnn[distributed]'")
+    p.add_argument("--scheduler-file", metavar="FILE",
+                   help="the Dask scheduler named by the file 'dask scheduler "
+                   "--scheduler-file FILE' wrote")
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep", help="a grid of training runs, in parallel processes or on a Dask cluster",
+        description="Train every combination of the values given (flags that take several "
+                    "values, and/or a --grid TOML file with the same settings as keys), each "
+                    "into its own folder under --out with the files fastnn train writes, and "
+                    "write OUT/sweep.csv (one row per run: settings, final and test "
+                    "loss/accuracy, epochs, time, status, worker) and OUT/sweep.png. Runs go "
+                    "to --jobs local processes, or to a Dask cluster with --scheduler. "
+                    "Rerunning the same sweep skips the runs that finished.")
+    p.add_argument("--grid", metavar="FILE.toml",
+                   help="settings from a TOML file: 'lr = [1, 0.1]', 'hidden = [[4, 4], "
+                   "[8, 8]]', 'epochs = 2000'; flags given too replace the file's values")
+    several = {"nargs": "+", "default": None}
+    p.add_argument("--data", **several, help="data sets or files (xor)")
+    p.add_argument("--model", **several, help=f"{', '.join(MODELS)}")
+    p.add_argument("--n", type=int, **several, help="points of the linear set")
+    p.add_argument("--hidden", **several, metavar="SIZES",
+                   help="hidden layer sizes per run, comma-separated: 4,4 8,8 16")
+    p.add_argument("--activation", **several, help=f"{', '.join(ACTIVATIONS)}")
+    p.add_argument("--output-activation", **several)
+    p.add_argument("--optimizer", **several, help=f"{', '.join(OPTIMIZERS)}")
+    p.add_argument("--lr", type=float, **several, help="learning rates: 1 0.1 0.01")
+    p.add_argument("--epochs", type=int, **several)
+    p.add_argument("--init", **several, help=f"{', '.join(INITIALIZERS)}")
+    p.add_argument("--loss", **several, help=f"{', '.join(LOSSES)}")
+    p.add_argument("--seed", type=int, **several, help="seeds of each run (2)")
+    p.add_argument("--test-seed", type=int, **several, metavar="SEED")
+    p.add_argument("--batch-size", type=int, **several)
+    p.add_argument("--backend", **several, help=f"{', '.join(BACKENDS)} (numpy)")
+    p.add_argument("--dtype", **several, help="float64, float32")
+    p.add_argument("--clip", **several, metavar="C|LO,HI",
+                   help="gradient clips per run: 5 or LO,HI (write --clip=-1024,1023)")
+    p.add_argument("--target-acc", type=float, **several)
+    p.add_argument("--val-split", type=float, **several, metavar="F")
+    p.add_argument("--rng", **several, help="default, legacy")
+    p.add_argument("--label-col", help="CSV label column (name or index)")
+    p.add_argument("--no-standardize", dest="standardize", action="store_false", default=None)
+    p.add_argument("--no-bias", dest="bias", action="store_false", default=None)
+    p.add_argument("--lab", action="store_true", default=None,
+                   help="the lab's own network (see fastnn train --help)")
+    p.add_argument("--fresh-data", action="store_true", default=None)
+    p.add_argument("--out", default="runs/sweep", help="the sweep's folder (runs/sweep)")
+    _add_executor(p)
+    p.add_argument("--threads", type=int,
+                   help="threads per run (1 when runs go in parallel, else all)")
+    p.add_argument("--quiet", action="store_true", default=None,
+                   help="print only the closing line (no line per run)")
+
+
 def _add_verify(sub) -> None:
     from .verify import CONFIGS
     p = sub.add_parser("verify", help="check every backend against the reference",
@@ -141,11 +204,13 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="reproduce the lab report",
                        description="fastnn report lab1: the lab's experiments (learning "
                        "rates, hidden units, activations, optimizers, fresh data) with tables "
-                       "and figures in OUT/REPORT.md.")
+                       "and figures in OUT/REPORT.md. Its runs go to --jobs local processes "
+                       "or a Dask cluster, as fastnn sweep's do; the report is the same.")
     p.add_argument("name", help="lab1")
     p.add_argument("--out", default="reports/lab1", help="output folder (reports/lab1)")
     p.add_argument("--backend", help="backend (numba)")
     p.add_argument("--epochs", type=int, default=20_000, help="epochs per run (20000)")
+    _add_executor(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,13 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for add in (_add_train, _add_predict, _add_verify, _add_bench, _add_report):
+    for add in (_add_train, _add_predict, _add_sweep, _add_verify, _add_bench,
+                _add_report):
         add(sub)
     return parser
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "verify": cmd_verify,
-            "bench": cmd_bench, "report": cmd_report}
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "sweep": cmd_sweep,
+            "verify": cmd_verify, "bench": cmd_bench, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -224,3 +224,47 @@ def prediction_grid(panels, path: str | Path, title: str = "") -> None:
     fig.tight_layout()
     _save(fig, path, dpi=90)
     plt.close(fig)
+
+
+#: A sweep figure shows at most this many runs (the first ones; sweep.csv has them all).
+MAX_SWEEP_RUNS = 150
+
+
+def sweep_summary(labels: Sequence[str], losses: Sequence[float | None],
+                  accuracies: Sequence[float | None], notes: Sequence[str], path: str | Path,
+                  acc_title: str = "accuracy", acc_marks: Sequence[str] | None = None) -> None:
+    """One bar per run of a sweep: its final loss and its accuracy (``acc_marks`` are appended
+    to each value); a run without numbers (diverged, failed) shows its note instead."""
+    plt = _pyplot()
+    n = min(len(labels), MAX_SWEEP_RUNS)
+    marks = list(acc_marks or [""] * n)
+    width = 7 + 0.065 * max(len(label) for label in labels[:n])
+    fig, axes = plt.subplots(1, 2, figsize=(width, 1.4 + 0.28 * n), sharey=True,
+                             squeeze=False, gridspec_kw={"width_ratios": [3, 2]},
+                             layout="constrained")
+    try:
+        ys = np.arange(n)[::-1]
+        loss_ax, acc_ax = axes[0]
+        known = [v for v in losses[:n] if v is not None and v > 0]
+        log = bool(known) and max(known) / min(known) > 10
+        panels = ((loss_ax, losses, "{:.3g}", [""] * n), (acc_ax, accuracies, "{:.1%}", marks))
+        for ax, values, fmt, tags in panels:
+            for y, v, note, tag in zip(ys, values[:n], notes[:n], tags[:n], strict=True):
+                if v is None:
+                    ax.text(0.01, y, f" {note or 'no value'}", va="center", fontsize=7,
+                            color="#d62728", transform=ax.get_yaxis_transform())
+                    continue
+                ax.barh(y, v, color="#1f77b4" if ax is loss_ax else "#2ca02c")
+                ax.text(v, y, " " + fmt.format(v) + tag, va="center", fontsize=7)
+            ax.grid(True, axis="x", which="both", alpha=0.3)
+        if log:
+            loss_ax.set_xscale("log")
+        acc_ax.set_xlim(0, 1.2)
+        loss_ax.set_yticks(ys, labels[:n], fontsize=7)
+        loss_ax.set_title("final training loss" + (" (log scale)" if log else ""), fontsize=10)
+        acc_ax.set_title(acc_title, fontsize=10)
+        more = f" (first {n} of {len(labels)})" if len(labels) > n else ""
+        fig.suptitle(f"fastnn sweep: {len(labels)} runs{more}", fontsize=11)
+        _save(fig, path, dpi=90)
+    finally:
+        plt.close(fig)

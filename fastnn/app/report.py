@@ -20,6 +20,7 @@ Everything in ``REPORT.md`` comes from this module: rerun it to regenerate the f
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..training import DivergenceError, Trainer
 from ..training.callbacks import Terminated
 from . import plots
 from .runspec import RunSpec
+from .sweep import Executor, Pool, open_pool, task_threads
 
 # -- part 1: the lab's network ------------------------------------------------------------------
 
@@ -420,19 +422,49 @@ def _weights_gap() -> dict:
             "w3": draws[2][:, 0]}
 
 
-def run_lab_part(epochs: int, backend: str, seeds=SPREAD_SEEDS, log=None) -> dict:
-    """Every (run, data set, seed): seed 2 with curves, the other seeds for the spread."""
-    fresh = FreshData()
-    results = {}
-    for run in LAB_RUNS.values():
-        for d in run.datasets:
-            run_lab(run, d, 2, backend=backend, fresh=fresh)  # compile outside the timings
-            for s in sorted({2, *seeds}):
-                results[(run.key, d, s)] = run_lab(run, d, epochs, seed=s, backend=backend,
-                                                   fresh=fresh, curves=s == 2)
-        if log:
-            log(f"lab run {run.key}: done")
-    return results
+@dataclass(frozen=True)
+class LabTask:
+    """One run of part 1, as a task for a pool (picklable): :func:`run_lab`'s arguments, and
+    the threads it may use (None: the process's own policy)."""
+
+    key: str
+    dataset: str
+    epochs: int
+    seed: int
+    backend: str
+    curves: bool
+    threads: int | None = None
+
+
+#: The lab's fresh training points, drawn once per process (every run and seed reuses them).
+_FRESH: dict[int, FreshData] = {}
+
+
+def run_lab_task(task: LabTask) -> dict:
+    """:func:`run_lab` for one :class:`LabTask` (in whatever process runs it)."""
+    fresh = _FRESH.setdefault(100, FreshData())
+    with task_threads(task.threads):
+        return run_lab(LAB_RUNS[task.key], task.dataset, task.epochs, seed=task.seed,
+                       backend=task.backend, fresh=fresh, curves=task.curves)
+
+
+def run_lab_part(epochs: int, backend: str, seeds=SPREAD_SEEDS, log=None,
+                 pool: Pool | None = None) -> dict:
+    """Every (run, data set, seed): seed 2 with curves, the other seeds for the spread; run on
+    ``pool`` (default: this process), with the same results wherever they run."""
+    pool = pool or Pool(Executor())
+    threads = 1 if pool.executor.parallel else None
+    tasks = [LabTask(run.key, d, epochs, s, backend, curves=s == 2, threads=threads)
+             for run in LAB_RUNS.values() for d in run.datasets for s in sorted({2, *seeds})]
+    left = Counter(t.key for t in tasks)
+
+    def arrived(i: int, result: dict) -> None:
+        left[tasks[i].key] -= 1
+        if log and not left[tasks[i].key]:
+            log(f"lab run {tasks[i].key}: done")
+
+    results = pool.map(run_lab_task, tasks, arrived)
+    return {(t.key, t.dataset, t.seed): r for t, r in zip(tasks, results, strict=True)}
 
 
 def _getter(results: dict, seed: int, weights: dict) -> Get:
@@ -732,7 +764,24 @@ def run_one(spec: RunSpec) -> dict:
             "X": X, "y": y, "pred": trainer.predict(X), "seconds": seconds}
 
 
-def _our_markdown(epochs: int, backend: str, out: Path, log=None) -> list[str]:
+@dataclass(frozen=True)
+class OurTask:
+    """One run of part 2, as a task for a pool: its spec, and the threads it may use."""
+
+    spec: RunSpec
+    threads: int | None = None
+
+
+def run_one_task(task: OurTask) -> dict:
+    """:func:`run_one`, after a 2-epoch run of the same spec that compiles (numba) outside the
+    timed run."""
+    with task_threads(task.threads):
+        run_one(replace(task.spec, epochs=2))
+        return run_one(task.spec)
+
+
+def _our_markdown(epochs: int, backend: str, out: Path, log=None,
+                  pool: Pool | None = None) -> list[str]:
     md = ["## Part 2 — our experiments (fastnn's network, not the lab's)", "",
           "fastnn's own toy-data run: 2-4-4-1 **with biases**, sigmoid, SGD, **lr 1**, N(0, 1) "
           f"weights from the modern generator (`default_rng(2)`), full batch, MSE, {epochs:,} "
@@ -740,18 +789,30 @@ def _our_markdown(epochs: int, backend: str, out: Path, log=None) -> list[str]:
           "test data `generate_linear(100, seed=3)` (seed + 1, as `fastnn train` does); "
           "XOR-easy's test is its grid (†). \"First 100 %\" is the first epoch whose forward "
           "pass classified every training point right.", ""]
-    all_results = {}
+    pool = pool or Pool(Executor())
+    threads = 1 if pool.executor.parallel else None
+    keys, tasks = [], []
     for exp in EXPERIMENTS:
         datasets = ("linear",) if exp.key == "fresh_data" else DATASETS
-        results = {}
         for r in exp.runs:
             for d in datasets:
-                spec = replace(r, data=d, backend=backend, epochs=epochs)
-                run_one(replace(spec, epochs=2))  # compile (numba) outside the timed run
-                results[(r.name, d)] = run_one(spec)
-        all_results[exp.key] = results
-        if log:
-            log(f"ours, {exp.title}: {len(results)} runs")
+                keys.append((exp.key, r.name, d))
+                tasks.append(OurTask(replace(r, data=d, backend=backend, epochs=epochs),
+                                     threads))
+    left = Counter(k for k, _, _ in keys)
+    titles = {exp.key: exp.title for exp in EXPERIMENTS}
+
+    def arrived(i: int, result: dict) -> None:
+        left[keys[i][0]] -= 1
+        if log and not left[keys[i][0]]:
+            log(f"ours, {titles[keys[i][0]]}: {sum(k == keys[i][0] for k, _, _ in keys)} runs")
+
+    all_results = {exp.key: {} for exp in EXPERIMENTS}
+    for (exp_key, name, d), task, result in zip(keys, tasks, pool.map(run_one_task, tasks,
+                                                                      arrived), strict=True):
+        all_results[exp_key][(name, d)] = {**result, "run": task.spec}
+    for exp in EXPERIMENTS:
+        results = all_results[exp.key]
         md += [f"### {exp.title}", "", exp.question, "",
                "| setting | data | train loss | train acc | test loss | test acc | "
                "first 100 % |", "|---|---|---:|---:|---:|---:|---:|"]
@@ -795,22 +856,27 @@ def _our_figure(path: Path, all_results: dict) -> None:
 # -- the report ---------------------------------------------------------------------------------
 
 def lab1(out: str | Path = "reports/lab1", backend: str | None = None, epochs: int = 20_000,
-         log=None, seeds=SPREAD_SEEDS, scan_limit: int = SEED_SCAN) -> Path:
+         log=None, seeds=SPREAD_SEEDS, scan_limit: int = SEED_SCAN,
+         executor: Executor | Pool | None = None) -> Path:
     """Run both parts and write ``REPORT.md`` and its figures into ``out``.
 
     ``epochs`` is the length of the lab's default run and of our runs; the lab's shortened lr 1
     rerun is 3/4 of it (15,000 of 20,000). ``seeds`` are the weight seeds of the spread;
     ``scan_limit`` how many legacy seeds are searched for the lab's printed labels.
+    ``executor`` (or an open :class:`~fastnn.app.sweep.Pool`) runs the training runs of both
+    parts (default: this process); the report is the same wherever they run, each run being
+    seeded by its own settings.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     backend = backend or "numba"
     seeds = tuple(seeds)
     start = time.perf_counter()
-    results = run_lab_part(epochs, backend, seeds, log)
-    weights = _weights_gap()
-    lab_md = _lab_markdown(results, epochs, seeds, weights, out, scan_limit)
-    ours_md = _our_markdown(epochs, backend, out, log)
+    with open_pool(executor or Executor()) as pool:
+        results = run_lab_part(epochs, backend, seeds, log, pool)
+        weights = _weights_gap()
+        lab_md = _lab_markdown(results, epochs, seeds, weights, out, scan_limit)
+        ours_md = _our_markdown(epochs, backend, out, log, pool)
     seconds = time.perf_counter() - start
     md = ["# Lab 1 reproduced: back-propagation on the linear and XOR data sets", "",
           f"Generated by `fastnn report lab1` on the `{backend}` backend in {seconds:.0f} s "

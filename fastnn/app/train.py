@@ -24,7 +24,7 @@ from ..io.atomic import write_json, write_text
 from ..nn.model import MLP
 from ..nn.zoo import digits_cnn
 from ..training import DivergenceError, History, Trainer
-from .common import OutFolder, UsageError, class_labels
+from .common import OutFolder, Terminated, UsageError, class_labels
 from .runspec import RunSpec, data_path, flag, given, unknown_data
 
 #: Options a resumed run may change; every other one is taken from the checkpoint.
@@ -209,7 +209,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(spec.out if spec.out else os.path.join("runs", Path(spec.data).stem))
     continuing = ckpt is not None and _same_folder(out, Path(args.resume))
     with RunFolder(out, spec, task, continuing) as folder:
-        return _train(spec, task, trainer, history, folder)
+        history, final, seconds = _train(spec, task, trainer, history, folder)
+        if history.interrupted:
+            print(f"fastnn: interrupted after epoch {trainer.epoch} ({history.interrupted}); "
+                  f"checkpoint and history in {out}/ (model.npz, history.csv); continue with: "
+                  f"fastnn train --resume {out}", file=sys.stderr)
+            return 143 if history.interrupted == "SIGTERM" else 130
+        written = _write_results(out, spec, task, trainer, history, seconds, final)
+    if not spec.quiet:
+        print("\n".join(written.shown))
+    print(written.final)
+    print(f"wrote {out}/: output.txt learning_curve.png {written.figures} history.csv "
+          "config.json model.npz".replace("  ", " "), file=sys.stderr if spec.quiet else sys.stdout)
+    return 0
+
+
+def train_new(spec: RunSpec) -> dict:
+    """Train a new run into ``spec.out`` as ``fastnn train`` does, printing nothing.
+
+    The folder gets the files ``fastnn train`` writes (output.txt, history.csv, config.json,
+    model.npz, figures). Returns config.json's content: the settings and the final loss,
+    accuracy, epochs and time.
+
+    Raises
+    ------
+    DivergenceError
+        When the run diverges (its folder keeps at most its last good checkpoint).
+    KeyboardInterrupt, Terminated
+        When Ctrl-C or SIGTERM stopped the run after an epoch (its checkpoint is written).
+    """
+    task = load_task(spec)
+    spec = resolve(spec, task)
+    trainer = build(spec, task)
+    with RunFolder(Path(spec.out), spec, task, continuing=False) as folder:
+        history, final, seconds = _train(spec, task, trainer, History(), folder)
+        if history.interrupted == "SIGTERM":
+            raise Terminated
+        if history.interrupted:
+            raise KeyboardInterrupt
+        return _write_results(folder.path, spec, task, trainer, history, seconds, final).config
 
 
 def _check_same_data(ckpt: checkpoint.Checkpoint, task: Task, folder: str) -> None:
@@ -236,7 +274,9 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 
 def _train(spec: RunSpec, task: Task, trainer: Trainer, history: History,
-           folder: RunFolder) -> int:
+           folder: RunFolder) -> tuple[History, tuple[float, float] | None, float]:
+    """Fit to ``spec.epochs`` and write the checkpoint; the history, the final (loss,
+    accuracy) after the last update (None when a signal stopped the run) and the seconds."""
     def log(line: str) -> None:
         from tqdm.auto import tqdm
         tqdm.write(line)
@@ -248,7 +288,6 @@ def _train(spec: RunSpec, task: Task, trainer: Trainer, history: History,
                 return data.generate_linear(spec.n, seed=spec.seed + epoch, rng="legacy")
             return data.generate_linear(spec.n, seed=[spec.seed, epoch])
 
-    out = folder.path
     start = time.perf_counter()
     try:
         history = trainer.fit(
@@ -268,20 +307,25 @@ def _train(spec: RunSpec, task: Task, trainer: Trainer, history: History,
         raise DivergenceError(f"{e}; {folder.last_checkpoint()}", e.epoch) from None
     seconds = time.perf_counter() - start
     folder.checkpoint(trainer, history)
-    if history.interrupted:
-        print(f"fastnn: interrupted after epoch {trainer.epoch} ({history.interrupted}); "
-              f"checkpoint and history in {out}/ (model.npz, history.csv); continue with: "
-              f"fastnn train --resume {out}", file=sys.stderr)
-        return 143 if history.interrupted == "SIGTERM" else 130
-    _write_results(out, spec, task, trainer, history, seconds, final)
-    return 0
+    return history, (None if history.interrupted else final), seconds
+
+
+@dataclass
+class Written:
+    """What :func:`_write_results` wrote: config.json's content, the per-sample lines to show,
+    the final line and the figures' names."""
+
+    config: dict
+    shown: list[str]
+    final: str
+    figures: str
 
 
 def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, history: History,
-                   seconds: float, final: tuple[float, float]) -> None:
+                   seconds: float, final: tuple[float, float]) -> Written:
     from . import plots
 
-    kind, quiet = spec.kind, spec.quiet
+    kind = spec.kind
     loss, acc = final
     final = f"loss={loss:.6g} accuracy={acc:.2%}"
     results = {"n_train": len(task.X), "epochs_run": trainer.epoch,
@@ -352,8 +396,4 @@ def _write_results(out: Path, spec: RunSpec, task: Task, trainer: Trainer, histo
               "architecture": arch, "optimizer_hyperparams": trainer.optimizer.hyperparams(),
               "fastnn": __version__, **results}
     write_json(out / "config.json", config)
-    if not quiet:
-        print("\n".join(shown))
-    print(final)
-    print(f"wrote {out}/: output.txt learning_curve.png {figures} history.csv config.json "
-          "model.npz".replace("  ", " "), file=sys.stderr if quiet else sys.stdout)
+    return Written(config, shown, final, figures)
