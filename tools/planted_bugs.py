@@ -171,6 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scratch", default=None, help="scratch folder (default: "
                         "$TMPDIR/planted-<rev or tree>)")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--require-caught", action="store_true",
+                        help="exit 1 when a bug lives (CI: the sample must stay caught)")
     parser.add_argument("cmd", nargs="*")
     args = parser.parse_args(argv)
     if args.list:
@@ -209,7 +211,7 @@ def main(argv=None) -> int:
         print(f"{bug_id:<24} {'caught' if code != 0 else 'LIVED':<7} {secs:6.1f}s  {tail}",
               flush=True)
     print(f"caught {caught} of {len(bugs)} ({100 * caught / len(bugs):.1f} %)")
-    return 0
+    return 1 if args.require_caught and caught < len(bugs) else 0
 
 
 if __name__ == "__main__":
