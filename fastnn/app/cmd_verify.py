@@ -25,8 +25,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for name in backends or []:
         check_field("backend", name, name="--backends")
     rows = []
-    for cfg in configs:
-        rows += verify.verify(cfg, dtype=dtype, backends=backends)
+    for i, cfg in enumerate(configs):  # the kernels once, then each trajectory
+        rows += verify.verify(cfg, dtype=dtype, backends=backends, kernels=i == 0)
+    rows += verify.engine(dtype=dtype, backends=backends)
     print(verify.format_table(rows))
     bad = [r for r in rows if not r["ok"]]
     print(f"{len(rows) - len(bad)} of {len(rows)} checks within tolerance ({dtype})")

@@ -173,10 +173,12 @@ def _kernel_cases(be, ref, dtype, rng):
         yield f"{act} backward", be.activation_backward(act, ye, x), \
             ref.activation_backward(act, ye, x)
     if hasattr(be, "conv2d_forward") and hasattr(ref, "conv2d_forward"):
-        xc = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+        # N = 7 samples: more than the numba backend's thread blocks, so a block index taken
+        # for a sample index shows; strides 1-3 with and without padding, non-square sizes
+        xc = rng.standard_normal((7, 3, 9, 8)).astype(dtype)
         Wc = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
         bc = rng.standard_normal(4).astype(dtype)
-        for stride, pad in ((1, 1), (2, 0)):
+        for stride, pad in CONV_CASES:
             out = ref.conv2d_forward(xc, Wc, bc, stride=stride, padding=pad)
             yield f"conv2d_forward s{stride} p{pad}", \
                 be.conv2d_forward(xc, Wc, bc, stride=stride, padding=pad), out
@@ -186,10 +188,28 @@ def _kernel_cases(be, ref, dtype, rng):
                                   ref.conv2d_backward(xc, Wc, d, stride=stride, padding=pad),
                                   strict=True):
                 yield f"conv2d_backward s{stride} p{pad} {part}", a, e
+    if hasattr(be, "max_pool2d_forward") and hasattr(ref, "max_pool2d_forward"):
+        xp = rng.standard_normal((7, 3, 9, 8)).astype(dtype)
+        xp[:, :, 2:4, 2:4] = 1.5  # ties: the first maximum in row-major order takes it
+        for size, stride in POOL_CASES:
+            out = ref.max_pool2d_forward(xp, size, stride)
+            yield f"max_pool2d_forward k{size} s{stride}", \
+                be.max_pool2d_forward(xp, size, stride), out
+            d = rng.standard_normal(out.shape).astype(dtype)
+            yield f"max_pool2d_backward k{size} s{stride}", \
+                be.max_pool2d_backward(xp, d, size, stride), \
+                ref.max_pool2d_backward(xp, d, size, stride)
 
 
-def verify(cfg: RunSpec, dtype="float64", backends=None) -> list[dict]:
-    """Rows ``{backend, check, max_abs, max_rel, tol, ok}`` for every backend but the reference."""
+#: (stride, padding) of the convolution kernel checks.
+CONV_CASES = ((1, 0), (1, 1), (2, 0), (2, 1), (3, 2))
+#: (size, stride) of the max-pool kernel checks (stride < size: overlapping windows).
+POOL_CASES = ((2, 2), (3, 2), (2, 1))
+
+
+def verify(cfg: RunSpec, dtype="float64", backends=None, kernels: bool = True) -> list[dict]:
+    """Rows ``{backend, check, max_abs, max_rel, tol, ok}`` for every backend but the reference:
+    the kernels (unless ``kernels`` is False), then ``cfg``'s trajectory."""
     ref = get_backend("reference")
     tol = RTOL[np.dtype(dtype).name]
     rows = []
@@ -199,7 +219,7 @@ def verify(cfg: RunSpec, dtype="float64", backends=None) -> list[dict]:
         be = get_backend(name)
         rng = np.random.default_rng(cfg.seed)
         with np.errstate(over="ignore"):
-            for check, a, e in _kernel_cases(be, ref, dtype, rng):
+            for check, a, e in (_kernel_cases(be, ref, dtype, rng) if kernels else ()):
                 abs_, rel = max_diffs(a, e)
                 rows.append({"backend": name, "check": check, "max_abs": abs_, "max_rel": rel,
                              "tol": tol, "ok": rel <= tol})
@@ -212,12 +232,207 @@ def verify(cfg: RunSpec, dtype="float64", backends=None) -> list[dict]:
     return rows
 
 
+# -- the engine around the kernels: gradients, update rules, mini-batches, resume ----------------
+
+def _row(backend: str, check: str, actual, expected, tol: float) -> dict:
+    abs_, rel = max_diffs(actual, expected)
+    return {"backend": backend, "check": check, "max_abs": abs_, "max_rel": rel, "tol": tol,
+            "ok": rel <= tol}
+
+
+def _exact_row(backend: str, check: str, pairs) -> dict:
+    """One row for (actual, expected) pairs that must be equal bit for bit (tolerance 0)."""
+    abs_, rel = 0.0, 0.0
+    for a, e in pairs:
+        if isinstance(e, dict) or np.ndim(e) == 0 and not isinstance(e, float | np.floating):
+            bad = a != e  # a step count, a generator state: equal or not
+            abs_, rel = (float("inf"),) * 2 if bad else (abs_, rel)
+            continue
+        da, dr = max_diffs(a, e)
+        if da != 0.0 or np.shape(a) != np.shape(e):
+            abs_, rel = max(abs_, da), max(rel, dr if da else float("inf"))
+    return {"backend": backend, "check": check, "max_abs": abs_, "max_rel": rel, "tol": 0.0,
+            "ok": abs_ == 0.0 and rel == 0.0}
+
+
+#: Step counts and learning rates of the optimizer checks.
+OPT_LR = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "rmsprop": 0.01,
+          "adam": 0.02, "adamw": 0.02}
+
+
+def _textbook(name: str, p: np.ndarray, grads: list[np.ndarray], lr: float) -> np.ndarray:
+    """``p`` after one step per gradient, by the algorithms as torch.optim documents them
+    (default hyper-parameters), written out here independently of :mod:`fastnn.nn.optim`."""
+    p, buf, acc, m, v = p.copy(), None, np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if name == "sgd":
+            p = p - lr * g
+        elif name in ("momentum", "nesterov"):
+            buf = g.copy() if buf is None else 0.9 * buf + g
+            p = p - lr * (g + 0.9 * buf if name == "nesterov" else buf)
+        elif name == "adagrad":
+            acc = acc + g * g
+            p = p - lr * g / (np.sqrt(acc) + 1e-10)
+        elif name == "rmsprop":
+            acc = 0.99 * acc + 0.01 * g * g
+            p = p - lr * g / (np.sqrt(acc) + 1e-8)
+        elif name in ("adam", "adamw"):
+            if name == "adamw":
+                p = p * (1 - lr * 0.01)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            p = p - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        else:
+            raise ValueError(f"no textbook rule for {name!r}")
+    return p
+
+
+def _optimizer_rows() -> list[dict]:
+    from ..nn.optim import OPTIMIZERS, get_optimizer
+
+    rng = np.random.default_rng(16)
+    p0 = rng.standard_normal(12)
+    grads = [rng.standard_normal(12) * scale for scale in (1.0, 0.1, 3.0, 0.5, 1e-3, 2.0)]
+    rows = []
+    for name in OPTIMIZERS:
+        opt, p = get_optimizer(name, OPT_LR[name]), p0.copy()
+        for g in grads:
+            opt.step(p, g.copy())
+        rows.append(_row("formulas", f"optimizer {name}: {len(grads)} steps vs textbook", p,
+                         _textbook(name, p0, grads, OPT_LR[name]), 1e-12))
+    return rows
+
+
+def _gradcheck_rows() -> list[dict]:
+    """Back-propagation on the reference backend against central differences of the loss,
+    through every activation, for every loss."""
+    from ..nn.layers import Activation, Dense
+    from ..nn.losses import LOSSES
+
+    ref = get_backend("reference")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((6, 4))
+    rows = []
+    for loss, outputs in (("mse", 2), ("bce", 1), ("softmax_cross_entropy", 3)):
+        layers, width = [], 4
+        for act in ("sigmoid", "tanh", "relu", "leaky_relu", "identity"):
+            layers += [Dense(width, 5), Activation(act)]
+            width = 5
+        layers.append(Dense(width, outputs))
+        if loss == "bce":
+            layers.append(Activation("sigmoid"))
+            y = rng.integers(0, 2, (6, 1)).astype(np.float64)
+        elif loss == "softmax_cross_entropy":  # soft targets: rows need not sum to 1
+            y = rng.uniform(0, 1, (6, 3))
+        else:
+            y = rng.standard_normal((6, 2))
+        model = Sequential(layers, input_shape=(4,), seed=3, init="xavier")
+        fn = LOSSES[loss]
+        _, dout = fn(model.forward(ref, X), y)
+        model.backward(ref, dout)
+        analytic, numeric, p = model.grads.copy(), np.empty_like(model.params), model.params
+        for i in range(p.size):
+            keep = p[i]
+            p[i] = keep + 1e-5
+            up = fn(model.forward(ref, X), y)[0]
+            p[i] = keep - 1e-5
+            down = fn(model.forward(ref, X), y)[0]
+            p[i] = keep
+            numeric[i] = (up - down) / 2e-5
+        rows.append(_row("reference", f"gradient check {loss}: backprop vs differences",
+                         analytic, numeric, 1e-5))
+    return rows
+
+
+def _small_run(backend: str, optimizer: str, dtype, seed: int = 11):
+    """A trainer of the mini-batch and resume checks: 3-4-1 tanh/sigmoid, mse, a clip whose
+    bounds (asymmetric) both bind, shuffling seeded by ``seed``."""
+    from ..training import Trainer
+
+    model = MLP([3, 4, 1], activation="tanh", output_activation="sigmoid", init="xavier",
+                seed=1, dtype=dtype)
+    return Trainer(model, loss="mse", optimizer=optimizer, lr=OPT_LR[optimizer],
+                   backend=backend, clip=(-0.05, 0.02), seed=seed)
+
+
+def _small_data(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((23, 3)).astype(dtype)
+    return X, (X[:, :1] + 0.5 * X[:, 1:2] > 0).astype(dtype)
+
+
+def _minibatch_rows(backend: str, optimizer: str, dtype, tol: float) -> list[dict]:
+    """Shuffled mini-batches against steps taken by hand on the reference backend, one
+    full-batch step per batch, the batches cut from the generator's own permutations."""
+    X, y = _small_data(dtype)
+    N, B, E, seed = len(X), 5, 4, 11
+    trainer = _small_run(backend, optimizer, dtype, seed)
+    hist = trainer.fit(X, y, epochs=E, batch_size=B)
+    by_hand = _small_run("reference", optimizer, dtype)
+    rng, losses = np.random.default_rng(seed), []
+    for _ in range(E):
+        order, total = rng.permutation(N), 0.0
+        for first in range(0, N, B):
+            idx = order[first:first + B]
+            total += by_hand.fit(X[idx], y[idx], epochs=1).loss[0] * len(idx)
+        losses.append(total / N)
+    check = f"mini-batch {optimizer} (clip, shuffle) vs steps by hand"
+    return [_row(backend, f"{check}: loss", hist.loss, losses, tol),
+            _row(backend, f"{check}: params", trainer.model.params, by_hand.model.params, tol),
+            _exact_row(backend, f"{check}: steps, generator",
+                       [(trainer.optimizer.t, by_hand.optimizer.t),
+                        (trainer._rng.bit_generator.state, rng.bit_generator.state)])]
+
+
+def _resume_row(backend: str, optimizer: str, dtype, folder: Path) -> dict:
+    """k epochs, a checkpoint, a new trainer restored from it, k more: the uninterrupted run."""
+    from ..io import checkpoint
+
+    X, y = _small_data(dtype)
+    whole = _small_run(backend, optimizer, dtype)
+    whole_hist = whole.fit(X, y, epochs=6, batch_size=5)
+    first = _small_run(backend, optimizer, dtype)
+    first_hist = first.fit(X, y, epochs=3, batch_size=5)
+    path = folder / f"{backend}-{optimizer}.npz"
+    checkpoint.save(path, first.model, first, epoch=first.epoch, history=first_hist)
+    resumed = _small_run(backend, optimizer, dtype, seed=999)
+    resumed.restore(checkpoint.load(path))
+    rest = resumed.fit(X, y, epochs=3, batch_size=5)
+    pairs = [(resumed.model.params, whole.model.params),
+             (np.array(first_hist.loss + rest.loss), np.array(whole_hist.loss)),
+             (resumed.optimizer.t, whole.optimizer.t),
+             (resumed._rng.bit_generator.state, whole._rng.bit_generator.state)]
+    pairs += [(resumed.optimizer.state.get(k), v) for k, v in whole.optimizer.state.items()]
+    return _exact_row(backend, f"resume {optimizer}: 3 + 3 epochs vs 6, bit for bit", pairs)
+
+
+def engine(dtype="float64", backends=None) -> list[dict]:
+    """Rows for what surrounds the kernels: back-propagation against central differences and
+    every optimizer against its textbook algorithm (float64, backend-independent), then per
+    backend every optimizer on shuffled, clipped mini-batches against steps by hand, and
+    every optimizer's resume from a checkpoint against the uninterrupted run."""
+    import tempfile
+
+    from ..nn.optim import OPTIMIZERS
+
+    tol = RTOL[np.dtype(dtype).name]
+    rows = _gradcheck_rows() + _optimizer_rows()
+    names = [b for b in (backends or available_backends()) if b != "reference"]
+    with tempfile.TemporaryDirectory(prefix="fastnn-verify-") as folder, \
+            np.errstate(over="ignore"):
+        for name in names:
+            for opt in OPTIMIZERS:
+                rows += _minibatch_rows(name, opt, dtype, tol)
+                rows.append(_resume_row(name, opt, dtype, Path(folder)))
+    return rows
+
+
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`verify`'s rows."""
-    head = f"{'backend':<10} {'check':<48} {'max abs diff':>13} {'max rel diff':>13} {'tol':>7}  ok"
+    head = f"{'backend':<10} {'check':<60} {'max abs diff':>13} {'max rel diff':>13} {'tol':>7}  ok"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['backend']:<10} {r['check']:<48} {r['max_abs']:>13.3e} "
+        lines.append(f"{r['backend']:<10} {r['check']:<60} {r['max_abs']:>13.3e} "
                      f"{r['max_rel']:>13.3e} {r['tol']:>7.0e}  {'yes' if r['ok'] else 'NO'}")
     return "\n".join(lines)
 

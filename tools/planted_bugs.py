@@ -1,0 +1,218 @@
+"""Planted bugs: small plausible mistakes in the numerical core, applied one at a time.
+
+Issue 16 measured which of a fixed set of hand-planted bugs the tests and ``fastnn verify``
+catch. This file is that set, written down so the numbers can be reproduced: each bug is one
+exact text replacement in one file. For each bug the tree (a git revision, or the working
+tree) is copied to a fixed scratch folder, the bug is applied, and a command runs there with
+the copy first on ``PYTHONPATH``; a non-zero exit code means the bug was caught.
+
+    python tools/planted_bugs.py --list
+    python tools/planted_bugs.py --rev main -- fastnn verify --config all     # verify before
+    python tools/planted_bugs.py -- fastnn verify --config all                # verify now
+    python tools/planted_bugs.py -- python -m pytest -q -x -p no:cacheprovider  # the suite
+    python tools/planted_bugs.py --only shuffle-reseeded -- python -m pytest -q -x \
+        tests/test_mutation_kills.py
+
+A leading ``fastnn`` or ``python`` in the command is this interpreter (``python -m
+fastnn.app.cli``). The pristine copy runs first and must pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (id, file, exact text, replacement, what it breaks). Each text occurs exactly once.
+BUGS: list[tuple[str, str, str, str, str]] = [
+    # -- kernels
+    ("numpy-im2col-stride", "fastnn/backends/numpy_backend.py",
+     "lo = max(0, -(-(padding - k) // stride))", "lo = max(0, (padding - k) // stride)",
+     "numpy im2col/col2im: first inside output rounded down (wrong for stride >= 2, padding)"),
+    ("numba-conv-dW-block", "fastnn/backends/numba/conv.py",
+     "            _im2col_one(x, n, KH, KW, stride, padding, OH, OW, cols)\n"
+     "            np.dot(dout[n], cols.T, part)",
+     "            _im2col_one(x, t, KH, KW, stride, padding, OH, OW, cols)\n"
+     "            np.dot(dout[n], cols.T, part)",
+     "numba general-stride conv dW: block index taken for the sample index"),
+    ("numba-pool-last-max", "fastnn/backends/numba/conv.py",
+     "                        if v > m:\n                            m = v\n"
+     "                            bi = oh * s + i",
+     "                        if v >= m:\n                            m = v\n"
+     "                            bi = oh * s + i",
+     "numba max-pool backward: ties send the gradient to the last maximum"),
+    ("numba-dense-db-first", "fastnn/backends/numba/kernels.py",
+     "    for n in range(N):\n        row = dout[n]",
+     "    for n in range(1, N):\n        row = dout[n]",
+     "numba dense backward: db skips the first sample"),
+    ("sigmoid-derivative", "fastnn/nn/activations.py",
+     "return dy * (y * (1.0 - y))", "return dy * (1.0 - y)",
+     "sigmoid's derivative from its output missing a factor y"),
+    # -- losses
+    ("mse-gradient-scale", "fastnn/nn/losses.py",
+     "return d * d, d * (2.0 / N)", "return d * d, d * (1.0 / N)",
+     "mse gradient without its factor 2"),
+    ("bce-gradient-mean", "fastnn/nn/losses.py",
+     "(p - y) / (p * (1.0 - p) * N)", "(p - y) / (p * (1.0 - p))",
+     "bce gradient not divided by N"),
+    ("softmax-ce-ysum", "fastnn/nn/losses.py",
+     "(exp(zs) / s * ysum - y) / N", "(exp(zs) / s - y) / N",
+     "softmax cross-entropy gradient assumes rows of y sum to 1"),
+    # -- optimizers
+    ("adam-bias-correction", "fastnn/nn/optim.py",
+     "math.sqrt(1.0 - h[2] ** t)", "math.sqrt(1.0 - h[1] ** t)",
+     "adam's second-moment correction uses beta1"),
+    ("rmsprop-alpha", "fastnn/nn/optim.py",
+     "s = s1 * h[1] + (1.0 - h[1]) * (g * g)", "s = s1 * h[1] + (1.0 - h[2]) * (g * g)",
+     "rmsprop's running average weights g^2 by 1 - eps"),
+    ("adamw-decay", "fastnn/nn/optim.py",
+     "1.0 - h[0] * h[4]", "1.0 - h[4]", "adamw's decoupled decay not scaled by lr"),
+    ("nesterov-old-velocity", "fastnn/nn/optim.py",
+     "p - c[0] * (g + h[1] * v)", "p - c[0] * (g + h[1] * s1)",
+     "nesterov's correction uses the previous velocity"),
+    # -- fused step
+    ("fused-clip-bound", "fastnn/backends/numba/fused.py",
+     "grads[i] = clip_(grads[i], lo, hi)", "grads[i] = clip_(grads[i], lo, -lo)",
+     "fused clip: the upper bound taken as -lo (right only for symmetric bounds)"),
+    ("fused-step-count", "fastnn/backends/numba/fused.py",
+     "t += 1\n                apply_update(params, grads, s1, s2, h, t, do_clip, lo, hi)",
+     "t += 1\n                apply_update(params, grads, s1, s2, h, max(t - 1, 1), do_clip, lo,"
+     " hi)",
+     "fused step: the optimizer sees step t - 1 from the second step on"),
+    # -- trainer
+    ("shuffle-reseeded", "fastnn/training/strategies.py",
+     "return rng.permutation(N) if shuffle else np.arange(N)",
+     "return np.random.default_rng(N).permutation(N) if shuffle else np.arange(N)",
+     "mini-batch shuffling re-seeded every epoch: every epoch sees one order"),
+    ("minibatch-loss-weight", "fastnn/training/strategies.py",
+     "loss += batch_loss * len(idx)", "loss += batch_loss * self.batch_size",
+     "mini-batch epoch loss weights the last, smaller batch as a full one"),
+    # -- checkpoints and resume
+    ("resume-step-count", "fastnn/training/trainer.py",
+     'opt.t = int(ckpt.optimizer["t"])', "opt.t = 0",
+     "resume forgets the optimizer's step count"),
+    ("resume-generator", "fastnn/training/trainer.py",
+     "self._rng.bit_generator.state = rng.bit_generator.state",
+     "self._rng = np.random.default_rng(self.seed)",
+     "resume re-seeds the shuffling generator instead of restoring it"),
+    ("resume-state-lost", "fastnn/training/trainer.py",
+     "        opt.reset(self.model.params)\n        for k, v in ckpt.optimizer_state.items():\n"
+     "            opt.state[k][...] = v",
+     "        opt.reset(self.model.params)\n        for k, v in ckpt.optimizer_state.items():\n"
+     "            opt.state[k][...] = 0.0 * v",
+     "resume zeroes the optimizer state instead of loading it"),
+    # -- data readers
+    ("label-col-negative", "fastnn/io/datafiles.py",
+     "    return index % ncols\n",
+     "    return index % ncols if index >= 0 else ncols + index - 1\n",
+     "a negative label column off by one"),
+    ("standardize-scale", "fastnn/io/datafiles.py",
+     "Z = (X - self.mean) / self.std", "Z = (X - self.mean) / (self.std * self.std)",
+     "standardization divides by the variance"),
+]
+
+
+def _copy_tree(rev: str | None, dest: Path) -> None:
+    """The files of ``rev`` (git archive), or of the working tree (tracked and untracked,
+    not ignored), into ``dest``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if rev is not None:
+        with tempfile.TemporaryFile() as f:
+            subprocess.run(["git", "archive", rev], cwd=ROOT, stdout=f, check=True)
+            f.seek(0)
+            with tarfile.open(fileobj=f) as tar:
+                tar.extractall(dest, filter="data")
+        return
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split("\n")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+def _command(cmd: list[str]) -> list[str]:
+    if cmd and cmd[0] == "fastnn":
+        return [sys.executable, "-m", "fastnn.app.cli", *cmd[1:]]
+    if cmd and cmd[0] == "python":
+        return [sys.executable, *cmd[1:]]
+    return cmd
+
+
+def _run(cmd: list[str], tree: Path, timeout: float) -> tuple[int, float, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree),
+               NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba-cache-planted"))
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        code, tail = p.returncode, (p.stdout + p.stderr).strip().splitlines()[-1:]
+    except subprocess.TimeoutExpired:
+        code, tail = -1, ["timeout"]
+    return code, time.perf_counter() - t0, " ".join(tail)[:100]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", help="git revision to plant into (default: the working tree)")
+    parser.add_argument("--only", nargs="*", help="bug ids (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the bugs and exit")
+    parser.add_argument("--scratch", default=None, help="scratch folder (default: "
+                        "$TMPDIR/planted-<rev or tree>)")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--require-caught", action="store_true",
+                        help="exit 1 when a bug lives (CI: the sample must stay caught)")
+    parser.add_argument("cmd", nargs="*")
+    args = parser.parse_args(argv)
+    if args.list:
+        for bug_id, path, _, _, what in BUGS:
+            print(f"{bug_id:<24} {path:<40} {what}")
+        return 0
+    if not args.cmd:
+        parser.error("give the command to run after --")
+    bugs = [b for b in BUGS if not args.only or b[0] in args.only]
+    unknown = set(args.only or ()) - {b[0] for b in BUGS}
+    if unknown:
+        parser.error(f"unknown bug ids: {', '.join(sorted(unknown))}")
+    tree = Path(args.scratch or Path(tempfile.gettempdir()) /
+                f"planted-{(args.rev or 'tree').replace('/', '_')}")
+    _copy_tree(args.rev, tree)
+    for _, path, old, _, _ in BUGS:
+        n = (tree / path).read_text().count(old)
+        if n != 1:
+            raise SystemExit(f"{path}: the planted text occurs {n} times, not once: {old!r}")
+    cmd = _command(args.cmd)
+    code, secs, tail = _run(cmd, tree, args.timeout)
+    print(f"{'(pristine)':<24} {'passes' if code == 0 else 'FAILS':<7} {secs:6.1f}s  {tail}",
+          flush=True)
+    if code != 0:
+        return 2
+    caught = 0
+    for bug_id, path, old, new, _ in bugs:
+        target = tree / path
+        pristine = target.read_text()
+        target.write_text(pristine.replace(old, new))
+        try:
+            code, secs, tail = _run(cmd, tree, args.timeout)
+        finally:
+            target.write_text(pristine)
+        caught += code != 0
+        print(f"{bug_id:<24} {'caught' if code != 0 else 'LIVED':<7} {secs:6.1f}s  {tail}",
+              flush=True)
+    print(f"caught {caught} of {len(bugs)} ({100 * caught / len(bugs):.1f} %)")
+    return 1 if args.require_caught and caught < len(bugs) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
