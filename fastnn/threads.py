@@ -42,6 +42,7 @@ from ._checks import check_positive
 
 _controller: tuple[int, ThreadpoolController, tuple] | None = None
 _numba_started = False
+_claimed = False  # a kernel gave the cores to Numba's pool (use_numba_pool), not yet given back
 
 
 def _libraries() -> tuple:
@@ -106,9 +107,11 @@ def set_threads(n: int) -> None:
     n : int
         Threads (>= 1, and at most Numba's ``NUMBA_NUM_THREADS``, the core count by default).
     """
+    global _claimed
     n = check_threads(n)
     _set(_libraries(), n)
     _numba().set_num_threads(n)
+    _claimed = False
 
 
 def use_numba_pool() -> None:
@@ -116,19 +119,27 @@ def use_numba_pool() -> None:
 
     Kernels that run BLAS inside Numba's threads call it before they start.
     """
+    global _claimed
     _numba()
     _set(_blas_libraries(), 1)
+    _claimed = True
 
 
 def numba_pool_threads() -> int:
     """The blocks a kernel splits one big BLAS product into, to run them in Numba's pool: its
-    thread count once it owns the cores (every BLAS claimed to one thread), else 1 (BLAS threads
-    the product itself)."""
-    if not _numba_started or any(lib.num_threads != 1 for lib in _blas_libraries()):
+    thread count while a claim by :func:`use_numba_pool` holds (every BLAS still on one thread),
+    else 1 (BLAS threads the product itself, on however many threads it was given: a user's
+    own BLAS limit is never taken as a claim)."""
+    if not _claimed or any(lib.num_threads != 1 for lib in _blas_libraries()):
         return 1
     import numba
 
     return numba.get_num_threads()
+
+
+def _restore_claim(claimed: bool) -> None:
+    global _claimed
+    _claimed = claimed
 
 
 @contextmanager
@@ -144,6 +155,7 @@ def limit_threads(n: int | None = None) -> Iterator[None]:
     before = [(lib, lib.num_threads) for lib in _libraries()]
     numba = _numba() if n is not None else None  # a claim changes BLAS only
     numba_before = numba.get_num_threads() if numba is not None else None
+    claimed_before = _claimed
     try:
         if numba is not None:
             _set(_libraries(), n)
@@ -155,4 +167,5 @@ def limit_threads(n: int | None = None) -> Iterator[None]:
         for lib, threads in before:
             if lib.num_threads != threads:
                 lib.set_num_threads(threads)
+        _restore_claim(claimed_before)
         # a BLAS loaded inside the scope was claimed for Numba at most: it keeps that setting

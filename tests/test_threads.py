@@ -185,6 +185,26 @@ def test_a_big_dense_product_runs_in_numba_pool_once_it_owns_the_cores(dtype, mo
     np.testing.assert_allclose(blocked, R.dense_forward(x, W, b), rtol=tol * 10, atol=tol * 10)
 
 
+def test_a_users_own_blas_limit_is_not_taken_for_a_claim():
+    """BLAS on one thread by the user's choice (threadpoolctl, or OPENBLAS_NUM_THREADS=1, as
+    Dask's workers set it) does not make a big product fan out over Numba's threads; only a
+    kernel's claim does, and only until the scope that saw it ends."""
+    from threadpoolctl import threadpool_limits
+
+    with T.limit_threads(2):  # Numba started, 2 threads
+        pass
+    with threadpool_limits(1, user_api="blas"):
+        assert T.numba_pool_threads() == 1
+        with T.limit_threads(2):
+            T.use_numba_pool()
+            assert T.numba_pool_threads() == 2 or numba.config.NUMBA_NUM_THREADS < 2
+        assert T.numba_pool_threads() == 1  # the scope ended, and with it the claim
+    with T.limit_threads(2):  # restores Numba's and BLAS's threads after set_threads too
+        T.use_numba_pool()
+        T.set_threads(1)  # BLAS owns the cores again
+        assert T.numba_pool_threads() == 1
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_results_do_not_depend_on_the_threads(dtype):

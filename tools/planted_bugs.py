@@ -39,9 +39,9 @@ BUGS: list[tuple[str, str, str, str, str]] = [
      "numpy im2col/col2im: first inside output rounded down (wrong for stride >= 2, padding)"),
     ("numba-conv-dW-block", "fastnn/backends/numba/conv.py",
      "            _im2col_one(x, n, KH, KW, stride, padding, OH, OW, cols)\n"
-     "            np.dot(dout[n], cols.T, part)",
+     "            np.dot(cols, dout[n].T, part)",
      "            _im2col_one(x, t, KH, KW, stride, padding, OH, OW, cols)\n"
-     "            np.dot(dout[n], cols.T, part)",
+     "            np.dot(cols, dout[n].T, part)",
      "numba general-stride conv dW: block index taken for the sample index"),
     ("numba-pool-last-max", "fastnn/backends/numba/conv.py",
      "                        if v > m:\n                            m = v\n"
@@ -168,8 +168,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rev", help="git revision to plant into (default: the working tree)")
     parser.add_argument("--only", nargs="*", help="bug ids (default: all)")
     parser.add_argument("--list", action="store_true", help="list the bugs and exit")
-    parser.add_argument("--scratch", default=None, help="scratch folder (default: "
-                        "$TMPDIR/planted-<rev or tree>)")
+    parser.add_argument("--scratch", default=None, help="scratch folder, replaced (default: a "
+                        "new temporary folder, removed after)")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--require-caught", action="store_true",
                         help="exit 1 when a bug lives (CI: the sample must stay caught)")
@@ -185,8 +185,14 @@ def main(argv=None) -> int:
     unknown = set(args.only or ()) - {b[0] for b in BUGS}
     if unknown:
         parser.error(f"unknown bug ids: {', '.join(sorted(unknown))}")
-    tree = Path(args.scratch or Path(tempfile.gettempdir()) /
-                f"planted-{(args.rev or 'tree').replace('/', '_')}")
+    if args.scratch:
+        return _plant(args, bugs, Path(args.scratch))
+    with tempfile.TemporaryDirectory(prefix="planted-") as scratch:  # runs at once stay apart
+        return _plant(args, bugs, Path(scratch) / "tree")
+
+
+def _plant(args, bugs, tree: Path) -> int:
+    """Copy the tree, check every bug's text is there once, then plant each of ``bugs``."""
     _copy_tree(args.rev, tree)
     for _, path, old, _, _ in BUGS:
         n = (tree / path).read_text().count(old)
