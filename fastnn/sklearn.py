@@ -15,8 +15,13 @@ fastnn differs, the parameter says so:
   0 is plain SGD), ``adam``, ``rmsprop`` and ``adagrad``; no ``lbfgs``. ``learning_rate`` is
   always scikit-learn's ``"constant"``, so it is not a parameter.
 * ``activation`` adds ``leaky_relu`` to scikit-learn's four.
-* the regressor's loss is the mean over samples of the summed squared error (scikit-learn halves
-  it), so its ``loss_curve_`` is twice scikit-learn's and its gradient steps twice as long;
+* the regressor's loss is the mean over samples of the squared error summed over the targets,
+  where scikit-learn's is half the mean over all entries: for the same predictions its
+  ``loss_curve_`` is 2 * n_outputs times scikit-learn's, and its data gradient twice
+  scikit-learn's against the same ``alpha`` term (so ``alpha`` weighs half as much);
+* ``partial_fit`` goes on with the shuffling generator of the last fit (scikit-learn re-seeds it
+  from ``random_state`` on every call), and ``dtype`` applies when a model is built (a
+  ``warm_start`` fit keeps the model's);
 * Adam adds ``epsilon`` to the bias-corrected root of its second moment (PyTorch's form), where
   scikit-learn adds it to the uncorrected one;
 * weights start Glorot-uniform for every activation (``init="xavier"``); biases start at 0.
@@ -47,6 +52,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .backends import BACKENDS
 from .nn import MLP
+from .nn.losses import softmax
 from .training import DivergenceError, Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -171,12 +177,10 @@ class _BaseMLP(BaseEstimator):
         model = MLP(self._layer_units(X.shape[1], self.n_outputs_),
                     activation=ACTIVATIONS[self.activation], output_activation=out_act,
                     init="xavier", seed=model_seed, dtype=dtype)
-        name, options = _optimizer(self)
-        self._trainer = Trainer(model, loss=loss, optimizer=name, lr=self.learning_rate_init,
-                                backend=self.backend, l2=self.alpha, seed=shuffle_seed,
-                                **options)
+        self._trainer = self._new_trainer(model, shuffle_seed)
         self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
         self._no_improvement_count = 0
+        self._best_params = model.params.copy()
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
             self.best_loss_ = None
@@ -184,18 +188,29 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
+    def _new_trainer(self, model, shuffle_seed: int) -> Trainer:
+        """A trainer of ``model`` with this estimator's solver settings, and a new optimizer."""
+        name, options = _optimizer(self)
+        return Trainer(model, loss=self._output[1], optimizer=name, lr=self.learning_rate_init,
+                       backend=self.backend, l2=self.alpha, seed=shuffle_seed, **options)
+
     def _fit(self, X, y, incremental: bool = False):
         first = not hasattr(self, "_trainer") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
+        self._random_state = check_random_state(self.random_state)
         if first:
-            self._random_state = check_random_state(self.random_state)
             self._layer_units(X.shape[1], y.shape[1])  # a bad size fails before anything else
             self._initialize(X, y)
         elif y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[1]} outputs; the model was fitted with "
                              f"{self.n_outputs_}")
+        elif not incremental:  # warm_start: as scikit-learn, the weights go on with a new
+            # optimizer built from the current parameters (set_params between fits counts)
+            seed = int(self._random_state.randint(0, 2**31 - 1))
+            self._trainer = self._new_trainer(self._trainer.model, seed)
+        self.n_iter_ = 0  # iterations of this call, as scikit-learn counts them
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early = self.early_stopping and not incremental
@@ -221,7 +236,7 @@ class _BaseMLP(BaseEstimator):
             self._epochs(X, y, batch_size, early, X_val, y_val, incremental)
         except DivergenceError as e:
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             f"contain large values and need to be preprocessed ({e}).") from e
+                             "contain large values and need to be preprocessed.") from e
         if early:
             self._trainer.model.params[...] = self._best_params
         return self
@@ -233,9 +248,6 @@ class _BaseMLP(BaseEstimator):
         for _ in range(1 if incremental else self.max_iter):
             history = trainer.fit(X, y, epochs=1, batch_size=batch_size, shuffle=self.shuffle,
                                   progress=False)
-            if history.interrupted:
-                warnings.warn("Training interrupted by user.", stacklevel=4)
-                break
             self.n_iter_ += 1
             self.t_ += X.shape[0]
             self.loss_ = history.loss[-1]
@@ -243,6 +255,9 @@ class _BaseMLP(BaseEstimator):
             if self.verbose:  # scikit-learn's convention: verbose estimators print
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
             self._update_no_improvement_count(early, X_val, y_val)
+            if history.interrupted:  # Ctrl-C: the epoch under way was finished and counted
+                warnings.warn("Training interrupted by user.", stacklevel=4)
+                break
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if early else "Training loss"
                 if self.verbose:
@@ -410,11 +425,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _proba(self, X, check_input: bool = True) -> np.ndarray:
         out = self._forward(X, check_input)
-        if self._output[1] == "softmax_cross_entropy":
-            out = out - out.max(axis=1, keepdims=True)
-            np.exp(out, out=out)
-            out /= out.sum(axis=1, keepdims=True)
-        return out
+        return softmax(out) if self._output[1] == "softmax_cross_entropy" else out
 
     def predict(self, X) -> np.ndarray:
         """The predicted class of each row of X (label-indicator rows for multilabel y)."""

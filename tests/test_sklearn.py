@@ -2,6 +2,7 @@
 network fastnn's Trainer trains (on every backend), stop and restore as scikit-learn's do,
 continue by warm_start, partial_fit and pickling, and run in GridSearchCV's worker processes."""
 
+import inspect
 import pickle
 import warnings
 
@@ -130,9 +131,10 @@ def test_stopping_on_training_loss_as_sklearn_stops(tol):
     assert clf.best_loss_ == min(clf.loss_curve_) and clf.validation_scores_ is None
     sk = SkMLPClassifier(n_iter_no_change=3, tol=tol, max_iter=100)
     sk._no_improvement_count, sk.best_loss_, sk.loss_curve_ = 0, np.inf, []
-    for loss in clf.loss_curve_:
+    arity = len(inspect.signature(sk._update_no_improvement_count).parameters)
+    for loss in clf.loss_curve_:  # (early_stopping, X, y[, sample_weight]: scikit-learn >= 1.7)
         sk.loss_curve_.append(loss)
-        sk._update_no_improvement_count(False, None, None, None)
+        sk._update_no_improvement_count(False, *[None] * (arity - 1))
         if sk._no_improvement_count > sk.n_iter_no_change:
             break
     assert clf.n_iter_ == len(sk.loss_curve_) < 100
@@ -156,15 +158,13 @@ def test_early_stopping_restores_the_best_weights():
         np.testing.assert_array_equal(a, b)
 
 
-def test_warm_start_and_partial_fit_continue_the_same_run():
+def test_warm_start_and_partial_fit_as_sklearn():
+    """partial_fit goes on with the run fit makes, epoch by epoch; a warm_start fit keeps the
+    weights and, as scikit-learn's, builds a new optimizer from the current parameters."""
     X, y = _digits(150)
     kw = dict(hidden_layer_sizes=(8,), max_iter=5, tol=0.0, n_iter_no_change=np.inf,
               random_state=4, batch_size=20)
     whole = _quiet(MLPClassifier(**kw).fit, X, y)
-    warm = _quiet(MLPClassifier(warm_start=True, **{**kw, "max_iter": 3}).fit, X, y)
-    warm.set_params(max_iter=2)
-    _quiet(warm.fit, X, y)
-    np.testing.assert_array_equal(whole.loss_curve_, warm.loss_curve_)
     part = MLPClassifier(**kw)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         part.partial_fit(X, y)
@@ -172,8 +172,31 @@ def test_warm_start_and_partial_fit_continue_the_same_run():
         part.partial_fit(X, y, classes=np.arange(10))
     np.testing.assert_array_equal(whole.loss_curve_, part.loss_curve_)
     np.testing.assert_array_equal(whole.predict_proba(X), part.predict_proba(X))
+    assert part.n_iter_ == 1 and part.t_ == whole.t_ == 5 * len(X)
     with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
         MLPClassifier(**kw).partial_fit(X, y, classes=np.arange(5))
+
+    warm = _quiet(MLPClassifier(warm_start=True, **{**kw, "max_iter": 3}).fit, X, y)
+    np.testing.assert_array_equal(whole.loss_curve_[:3], warm.loss_curve_)
+    after3 = warm._trainer.model.params.copy()
+    warm.set_params(max_iter=2, learning_rate_init=0.05, solver="sgd", alpha=0.5)
+    _quiet(warm.fit, X, y)
+    opt = warm._trainer.optimizer
+    assert (opt.name, opt.lr, opt.t, warm._trainer.l2) == ("nesterov", 0.05, 2 * 8, 0.5)
+    assert warm.n_iter_ == 2 and len(warm.loss_curve_) == 5 and warm.t_ == 5 * len(X)
+    # the same two epochs by hand: the weights after three, a new Nesterov optimizer, the
+    # shuffling seed drawn from random_state
+    model = fastnn.MLP([64, 8, 10], activation="relu", output_activation="identity")
+    model.params[...] = after3
+    seed = int(np.random.RandomState(4).randint(0, 2**31 - 1))
+    trainer = fastnn.Trainer(model, loss="softmax_cross_entropy", optimizer="nesterov", lr=0.05,
+                             momentum=0.9, l2=0.5, seed=seed)
+    onehot = (y[:, None] == np.arange(10)).astype(float)
+    losses = [trainer.fit(X, onehot, epochs=1, batch_size=20).loss[-1] for _ in range(2)]
+    np.testing.assert_allclose(warm.loss_curve_[3:], losses, rtol=1e-12)
+    np.testing.assert_allclose(warm._trainer.model.params, model.params, rtol=1e-12)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+        warm.fit(X, np.where(y > 4, 1, 0))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

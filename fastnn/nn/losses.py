@@ -79,6 +79,20 @@ def softmax_cross_entropy_point(zs, y, s, ysum, N: int):
     return -(y * (zs - log(s))), (exp(zs) / s * ysum - y) / N
 
 
+def _shifted(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A row of logits' statistics: ``zs = pred - max(row)`` (N, K), max 0 per row, so no
+    exponential overflows, and ``s = sum(exp(zs))`` (N, 1), >= 1."""
+    zs = pred - pred.max(axis=1, keepdims=True)
+    return zs, exp(zs).sum(axis=1, keepdims=True)
+
+
+def softmax(pred: np.ndarray) -> np.ndarray:
+    """The probabilities (N, K) of logits ``pred`` (N, K) that :func:`softmax_cross_entropy`
+    scores: exp(zs) / s of each row's statistics."""
+    zs, s = _shifted(pred)
+    return exp(zs) / s
+
+
 def softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Cross-entropy of softmax(``pred``) against one-hot (or probability) rows ``y``.
 
@@ -87,8 +101,7 @@ def softmax_cross_entropy(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.nd
     Log-sum-exp is shifted by the row maximum, so no logit overflows. Each entry is
     :func:`softmax_cross_entropy_point` of its row's statistics.
     """
-    zs = pred - pred.max(axis=1, keepdims=True)  # (N, K), max 0 per row
-    s = exp(zs).sum(axis=1, keepdims=True)  # (N, 1), >= 1
+    zs, s = _shifted(pred)
     term, grad = softmax_cross_entropy_point(zs, y, s, y.sum(axis=1, keepdims=True),
                                              pred.shape[0])
     return float(term.sum()) / pred.shape[0], grad
