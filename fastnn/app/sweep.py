@@ -400,7 +400,8 @@ def run_row(task: SweepTask) -> dict:
     Runs called from several threads of one process take turns. Never raises for a failing
     run: divergence is a row with status ``diverged``, any other exception a row with status
     ``error``, each with its message; Ctrl-C or SIGTERM during the run is status
-    ``interrupted`` (its checkpoint is written) with the signal as its error.
+    ``interrupted``, with the signal as its error (a rerun of the sweep trains it again from
+    its first epoch).
     """
     from .train import train_new
 
@@ -539,7 +540,9 @@ def sweep(specs: Sequence[RunSpec], out: str | Path, pool: Pool, threads: int | 
         done[0] += 1
         if progress is not None:
             progress(done[0], len(specs), rows[i])
-        if row["status"] == INTERRUPTED:  # a run in this process took the signal: stop here
+        if row["status"] == INTERRUPTED and row.get("worker") == worker_name():
+            # a run in this process took the signal: stop here (a worker stopped alone leaves
+            # its row, which a rerun runs again, and the sweep goes on)
             raise Terminated if row["error"] == "SIGTERM" else KeyboardInterrupt
 
     threads = threads if threads is not None else 1 if pool.executor.parallel else None

@@ -109,7 +109,7 @@ class Trainer:
         else:
             self.optimizer = get_optimizer(optimizer, lr, **optimizer_options)
         self.clip = check_clip(clip)
-        self.l2 = float(check_in_range("l2 penalty", l2, 0, math.inf))
+        self.l2 = float(check_in_range("l2 penalty", l2, 0, math.inf, hi_open=True))
         # a NumPy integer seed is stored as a Python int (it goes into a checkpoint's JSON)
         self.seed = int(seed) if isinstance(seed, np.integer) else seed
         self.threads = None if threads is None else check_threads(threads)
