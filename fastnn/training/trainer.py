@@ -115,9 +115,12 @@ class Trainer:
         self.threads = None if threads is None else check_threads(threads)
         self._rng = np.random.default_rng(seed)
         self._fused_for, self._fused_strategy = None, None
-        self._per_layer = strategies.PerLayer(lambda X, y: self._step(X, y))
+        self._per_layer = self._make_per_layer()
         #: epochs trained so far, over every fit call (restored from checkpoints)
         self.epoch = 0
+
+    def _make_per_layer(self) -> strategies.PerLayer:
+        return strategies.PerLayer(lambda X, y: self._step(X, y))
 
     # -- pickling (joblib, Dask, scikit-learn's clone-free copies) -----------------------------
     def __getstate__(self) -> dict:
@@ -130,7 +133,7 @@ class Trainer:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.backend = get_backend(state["backend"])
-        self._per_layer = strategies.PerLayer(lambda X, y: self._step(X, y))
+        self._per_layer = self._make_per_layer()
 
     # -- data ---------------------------------------------------------------------------------
     def _check_X(self, X, batch_size: int | None = None, training: bool = False) -> np.ndarray:
