@@ -191,15 +191,14 @@ def test_a_users_own_blas_limit_is_not_taken_for_a_claim():
     kernel's claim does, and only until the scope that saw it ends."""
     from threadpoolctl import threadpool_limits
 
-    with T.limit_threads(2):  # Numba started, 2 threads
-        pass
-    with threadpool_limits(1, user_api="blas"):
-        assert T.numba_pool_threads() == 1
-        with T.limit_threads(2):
-            T.use_numba_pool()
-            assert T.numba_pool_threads() == 2 or numba.config.NUMBA_NUM_THREADS < 2
-        assert T.numba_pool_threads() == 1  # the scope ended, and with it the claim
-    with T.limit_threads(2):  # restores Numba's and BLAS's threads after set_threads too
+    with T.limit_threads(2):  # every setting restored after, a claim made before included
+        T.set_threads(2)  # no claim now (an earlier test may have left one): BLAS owns the cores
+        with threadpool_limits(1, user_api="blas"):
+            assert T.numba_pool_threads() == 1
+            with T.limit_threads(2):
+                T.use_numba_pool()
+                assert T.numba_pool_threads() == 2 or numba.config.NUMBA_NUM_THREADS < 2
+            assert T.numba_pool_threads() == 1  # the scope ended, and with it the claim
         T.use_numba_pool()
         T.set_threads(1)  # BLAS owns the cores again
         assert T.numba_pool_threads() == 1
