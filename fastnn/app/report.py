@@ -437,15 +437,14 @@ class LabTask:
 
 
 #: The lab's fresh training points, drawn once per process (every run and seed reuses them).
-_FRESH: dict[int, FreshData] = {}
+_FRESH = FreshData()
 
 
 def run_lab_task(task: LabTask) -> dict:
     """:func:`run_lab` for one :class:`LabTask` (in whatever process runs it)."""
-    fresh = _FRESH.setdefault(100, FreshData())
     with task_threads(task.threads):
         return run_lab(LAB_RUNS[task.key], task.dataset, task.epochs, seed=task.seed,
-                       backend=task.backend, fresh=fresh, curves=task.curves)
+                       backend=task.backend, fresh=_FRESH, curves=task.curves)
 
 
 def run_lab_part(epochs: int, backend: str, seeds=SPREAD_SEEDS, log=None,
