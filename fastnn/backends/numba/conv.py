@@ -1,21 +1,23 @@
 """Numba kernels for convolution and max pooling, for the ``numba`` backend.
 
-Convolution is im2col + GEMM one sample at a time, the samples split into one block per thread
-(``prange`` over blocks): each block fills a column buffer (C*KH*KW, OH*OW) that stays in cache,
-multiplies it by W with a single-threaded BLAS call (``np.dot``: every kernel here first claims
-the cores for Numba's pool, :func:`fastnn.threads.use_numba_pool`, which leaves BLAS on one
-thread once and for all), and writes ``out[n]`` straight in NCHW; backward does col2im into
-``dx[n]`` the same way. Measured on the benchmark shapes, this beat both one whole-batch im2col
-+ threaded GEMM (the ``numpy`` backend's way: 2-3x slower, the column buffer falls out of cache
-and needs transposes) and batching several samples per GEMM (per-sample GEMMs ran at the highest
-GFLOP/s).
+Convolution runs one sample at a time, the samples split into one block per thread (``prange``
+over blocks), with single-threaded BLAS calls (every kernel here first claims the cores for
+Numba's pool, :func:`fastnn.threads.use_numba_pool`, which leaves BLAS on one thread once and
+for all); each block writes ``out[n]`` and ``dx[n]`` straight in NCHW. Measured on the benchmark
+shapes, per-sample products beat both one whole-batch im2col + threaded GEMM (the ``numpy``
+backend's way: 2-3x slower, the column buffer falls out of cache and needs transposes) and
+batching several samples per GEMM.
 
-Stride 1 (the common case) takes a faster path: the padded sample is copied once into a buffer
-with rows of the padded width Wp, so each column-buffer row (c, i, j) is ONE contiguous slice of
-it (length OH*Wp, starting at i*Wp + j); the GEMM computes Wp - OW extra columns per output row,
-which are dropped (forward) or fed zeros (backward). Other strides use the general im2col with
-bounds per element. Inner loops run over 1-D views: 2-D indexing there does not vectorize (7x
-slower, measured).
+Stride 1 (the common case) needs no column buffer at all. The sample is copied once, padded,
+into a buffer with rows of the padded width Wp; then the inputs that kernel offset (i, j) meets
+for all OH output rows are ONE strided view of it (rows c, OH*Wp long, from i*Wp + j), and the
+convolution is KH*KW matrix products on such views, summed by BLAS itself (``beta`` = 1,
+:func:`.blas.gemm`); backward's dW and dx are the same products transposed. Over the padded
+width each output row has Wp - OW extra columns, computed and dropped (forward) or fed zeros
+(backward). This is 1.3-1.5x faster than the im2col + one GEMM it replaced (float32, benchmark
+shapes): the column buffer cost a copy of KH*KW times the sample, and BLAS then packed it again.
+Other strides use im2col with bounds per element and ``np.dot``. Inner loops run over 1-D
+views: 2-D indexing there does not vectorize (7x slower, measured).
 
 NOTE: ``prange`` only where no two iterations write one element: a block writes ``out[n]`` and
 ``dx[n]`` for its own samples only, and its own partial sums ``dWs[t]``, ``dbs[t]`` (added up
@@ -34,6 +36,7 @@ from numba import prange
 
 from ...threads import use_numba_pool
 from ..base import check_buffer_fits, check_conv2d, check_max_pool2d
+from .blas import gemm
 from .cache import jit
 
 
@@ -143,32 +146,6 @@ def _pad_one(x, n, padding, Wp, xp):  # pragma: no cover - jitted
 
 
 @jit()
-def _shift_cols(xp, KH, KW, Wp, L, cols):  # pragma: no cover - jitted
-    """xp (C, Hp*Wp + Wp) -> cols (C*KH*KW, L): row (c, i, j) is xp[c] from i*Wp + j, L long."""
-    for r in range(cols.shape[0]):
-        c = r // (KH * KW)
-        off = ((r // KW) % KH) * Wp + r % KW
-        dst = cols[r]
-        src = xp[c, off:off + L]
-        for q in range(L):
-            dst[q] = src[q]
-
-
-@jit()
-def _unshift_cols(dcols, KH, KW, Wp, L, dxp):  # pragma: no cover - jitted
-    """The adjoint of _shift_cols: dxp (C, Hp*Wp + Wp) <- the sum of each row of dcols
-    (C*KH*KW, L) added back where _shift_cols took it from."""
-    dxp[:] = 0.0
-    for r in range(dcols.shape[0]):
-        c = r // (KH * KW)
-        off = ((r // KW) % KH) * Wp + r % KW
-        dst = dxp[c, off:off + L]
-        src = dcols[r]
-        for q in range(L):
-            dst[q] += src[q]
-
-
-@jit()
 def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
     """The inverse of _pad_one: the interior of xp (C, Hp*Wp + Wp) -> x[n] (C, H, W)."""
     C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
@@ -181,24 +158,27 @@ def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
 
 
 @jit(parallel=True)
-def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
-    """Stride 1: x (N, C, H, W), Wm (F, C*KH*KW), b (F,) -> out (N, F, OH*OW).
+def _conv_forward_s1(x, W9, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
+    """Stride 1: x (N, C, H, W), W9 (KH*KW, F, C) (W9[i*KW + j] = W[:, :, i, j]), b (F,) ->
+    out (N, F, OH*OW).
 
-    Columns span the padded width Wp (L = OH*Wp): each column row is ONE contiguous copy of the
-    padded sample; the GEMM's extra Wp - OW columns per output row are computed and dropped.
+    Over the padded width Wp (L = OH*Wp), the inputs kernel offset (i, j) meets are ONE strided
+    view of the padded sample, xp[:, i*Wp + j:][:, :L]: the KH*KW products W9[i*KW + j] @ view
+    are summed by BLAS itself (beta = 1) into ext (F, L), with no column buffer; the extra
+    Wp - OW columns per output row are computed and dropped.
     """
     N, C, H, Wd = x.shape
-    F, K = Wm.shape
+    F = W9.shape[1]
     Wp = Wd + 2 * padding
     L = OH * Wp
     for t in prange(T):  # block t owns samples [t N / T, (t + 1) N / T): out[n] is its alone
         xp = np.zeros((C, (H + 2 * padding) * Wp + Wp), dtype=x.dtype)
-        cols = np.empty((K, L), dtype=x.dtype)
         ext = np.empty((F, L), dtype=x.dtype)
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
-            _shift_cols(xp, KH, KW, Wp, L, cols)
-            np.dot(Wm, cols, ext)  # (F, OH*Wp)
+            for ij in range(KH * KW):
+                off = (ij // KW) * Wp + ij % KW
+                gemm(W9[ij], xp[:, off:off + L], ext, 0.0 if ij == 0 else 1.0)
             for f in range(F):
                 bf = b[f]
                 for oh in range(OH):
@@ -209,27 +189,26 @@ def _conv_forward_s1(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no c
 
 
 @jit(parallel=True)
-def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
+def _conv_backward_s1(x, W9, dout, KH, KW, padding, OH, OW, T, dx, dW9s,
                       dbs):  # pragma: no cover - jitted
-    """Stride 1: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs (T, K, F)
-    (dW transposed), dbs (T, F)."""
+    """Stride 1: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dW9s (T, KH*KW,
+    F, C) (laid out as W9) and dbs (T, F). For each kernel offset, with the view of
+    _conv_forward_s1: dW9[i*KW + j] += ext @ view.T, and W9[i*KW + j].T @ ext is added into
+    the padded gradient dxp through the same view (BLAS's beta = 1; the offsets run one after
+    another, so overlapping views are summed in order)."""
     N, C, H, Wd = x.shape
-    F, K = Wm.shape
+    F = W9.shape[1]
     Wp = Wd + 2 * padding
     L = OH * Wp
-    for t in prange(T):  # block t writes dx[n] for its own samples and dWs[t], dbs[t]
+    for t in prange(T):  # block t writes dx[n] for its own samples and dW9s[t], dbs[t]
         xp = np.zeros((C, (H + 2 * padding) * Wp + Wp), dtype=x.dtype)
         dxp = np.empty_like(xp)
-        cols = np.empty((K, L), dtype=x.dtype)
-        dcols = np.empty((K, L), dtype=x.dtype)
         ext = np.zeros((F, L), dtype=x.dtype)  # dout[n] on the padded width; extra columns 0
-        part = np.empty((K, F), dtype=x.dtype)
         acc = np.empty(OW)  # float64, as the scalar sum it replaces
-        dWs[t] = 0.0
+        dW9s[t] = 0.0
         dbs[t] = 0.0
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
-            _shift_cols(xp, KH, KW, Wp, L, cols)
             for f in range(F):
                 # db: one running sum per output column (a sum along the row is a serial
                 # chain the compiler may not reorder; across columns it vectorizes)
@@ -241,10 +220,12 @@ def _conv_backward_s1(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
                         dst[ow] = src[ow]
                         acc[ow] += src[ow]
                 dbs[t, f] += acc.sum()
-            np.dot(cols, ext.T, part)  # (K, F); the extra columns add exact zeros
-            dWs[t] += part
-            np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
-            _unshift_cols(dcols, KH, KW, Wp, L, dxp)
+            dxp[:] = 0.0
+            for ij in range(KH * KW):
+                off = (ij // KW) * Wp + ij % KW
+                view = xp[:, off:off + L]
+                gemm(ext, view.T, dW9s[t, ij], 1.0)  # the extra columns of ext add exact zeros
+                gemm(W9[ij].T, ext, dxp[:, off:off + L], 1.0)
             _crop_one(dxp, padding, Wp, n, dx)
 
 
@@ -292,6 +273,23 @@ def _max_pool_backward(x, dout, KH, KW, s, dx):  # pragma: no cover - jitted
                 dx[n, c, bi, bj] += dout[n, c, oh, ow]
 
 
+def _by_offset(W: np.ndarray) -> np.ndarray:
+    """W (F, C, KH, KW) -> W9 (KH*KW, F, C): W9[i*KW + j] = W[:, :, i, j], contiguous."""
+    F, C, KH, KW = W.shape
+    return np.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(KH * KW, F, C)
+
+
+def _block_buffers(x_shape, W_shape, stride, padding, T, OH, OW):
+    """What each of T blocks allocates (one set; backward has two): stride 1, the padded sample
+    and the output over the padded width; other strides, the column buffer."""
+    _, C, H, Wd = x_shape
+    F, _, KH, KW = W_shape
+    if stride == 1:
+        Wp = Wd + 2 * padding
+        return "padded", (T, C * ((H + 2 * padding) * Wp + Wp) + F * OH * Wp)
+    return "column", (T, C * KH * KW, OH * OW)
+
+
 def _blocks(N: int) -> int:
     """Claim the cores for Numba's pool (BLAS on one thread, set once: see fastnn.threads), and
     return the sample blocks for the parallel loops: one per thread, at most one per sample."""
@@ -301,18 +299,20 @@ def _blocks(N: int) -> int:
 
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
                    padding: int = 0) -> np.ndarray:
-    """x (N, C, H, W), W (F, C, KH, KW), b (F,) -> (N, F, OH, OW): im2col + GEMM per sample."""
+    """x (N, C, H, W), W (F, C, KH, KW), b (F,) -> (N, F, OH, OW): GEMMs per sample."""
     OH, OW = check_conv2d("conv2d_forward", x, W, b, stride, padding)
     N, C, H, Wd = x.shape
     F, _, KH, KW = W.shape
     T = _blocks(N)
-    check_buffer_fits("conv2d_forward", "column", (T, C * KH * KW, OH * OW), x.dtype)
+    check_buffer_fits("conv2d_forward", *_block_buffers(x.shape, W.shape, stride, padding, T,
+                                                       OH, OW), x.dtype)
     check_buffer_fits("conv2d_forward", "output", (N, F, OH, OW), x.dtype)
     out = np.empty((N, F, OH * OW), dtype=x.dtype)
-    x, Wm = np.ascontiguousarray(x), np.ascontiguousarray(W).reshape(F, -1)
+    x = np.ascontiguousarray(x)
     if stride == 1:
-        _conv_forward_s1(x, Wm, b, KH, KW, int(padding), OH, OW, T, out)
+        _conv_forward_s1(x, _by_offset(W), b, KH, KW, int(padding), OH, OW, T, out)
     else:
+        Wm = np.ascontiguousarray(W).reshape(F, -1)
         _conv_forward(x, Wm, b, KH, KW, int(stride), int(padding), OH, OW, T, out)
     return out.reshape(N, F, OH, OW)
 
@@ -325,17 +325,21 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
     F, _, KH, KW = W.shape
     K = C * KH * KW
     T = _blocks(N)
-    check_buffer_fits("conv2d_backward", "column", (2 * T, K, OH * OW), x.dtype)
-    Wm = np.ascontiguousarray(W).reshape(F, K)
+    what, shape = _block_buffers(x.shape, W.shape, stride, padding, T, OH, OW)
+    check_buffer_fits("conv2d_backward", what, (2, *shape), x.dtype)
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
-    dWs = np.empty((T, K, F), dtype=x.dtype)  # transposed: cols @ dout.T ran faster (float32)
     dbs = np.empty((T, F), dtype=x.dtype)
-    args = (np.ascontiguousarray(x), Wm, np.ascontiguousarray(Wm.T),
-            np.ascontiguousarray(dout).reshape(N, F, OH * OW), KH, KW)
+    x, dout = np.ascontiguousarray(x), np.ascontiguousarray(dout).reshape(N, F, OH * OW)
     if stride == 1:
-        _conv_backward_s1(*args, int(padding), OH, OW, T, dx, dWs, dbs)
-    else:
-        _conv_backward(*args, int(stride), int(padding), OH, OW, T, dx, dWs, dbs)
+        dW9s = np.empty((T, KH * KW, F, C), dtype=x.dtype)
+        _conv_backward_s1(x, _by_offset(W), dout, KH, KW, int(padding), OH, OW, T, dx, dW9s,
+                          dbs)
+        dW = dW9s.sum(axis=0).reshape(KH, KW, F, C).transpose(2, 3, 0, 1)
+        return dx, np.ascontiguousarray(dW), dbs.sum(axis=0)
+    Wm = np.ascontiguousarray(W).reshape(F, K)
+    dWs = np.empty((T, K, F), dtype=x.dtype)  # transposed: cols @ dout.T ran faster (float32)
+    _conv_backward(x, Wm, np.ascontiguousarray(Wm.T), dout, KH, KW, int(stride), int(padding),
+                   OH, OW, T, dx, dWs, dbs)
     return dx, dWs.sum(axis=0).T.reshape(F, C, KH, KW), dbs.sum(axis=0)
 
 
