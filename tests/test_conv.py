@@ -106,6 +106,30 @@ def test_backends_match_reference_float32(d):
             assert_float32_close(a, e, m, F32_RTOL, f"{name} {g}")
 
 
+@pytest.mark.parametrize("C", [15, 16, 17])  # the numba backend's stride-1 paths switch at 16
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("KH, KW, padding", [(3, 3, 1), (2, 3, 0), (3, 2, 2)])
+def test_backends_match_reference_with_many_channels(C, dtype, KH, KW, padding):
+    x, W, b, _ = arrays(C, np.float64, (3, C, 7, 6), (5, C, KH, KW), (5,), (1,))
+    OH, OW = conv_output_size(7, KH, 1, padding), conv_output_size(6, KW, 1, padding)
+    (dout,) = arrays(C + 1, np.float64, (3, 5, OH, OW))
+    out_ref = R.conv2d_forward(x, W, b, 1, padding)
+    grads_ref = R.conv2d_backward(x, W, dout, 1, padding)
+    out_mag = R.conv2d_forward(np.abs(x), np.abs(W), np.abs(b), 1, padding)
+    grads_mag = R.conv2d_backward(np.abs(x), np.abs(W), np.abs(dout), 1, padding)
+    xs, Ws, bs, douts = (a.astype(dtype) for a in (x, W, b, dout))
+    for name, be in BACKENDS.items():
+        got = [be.conv2d_forward(xs, Ws, bs, stride=1, padding=padding),
+               *be.conv2d_backward(xs, Ws, douts, stride=1, padding=padding)]
+        for g, a, e, m in zip(("out", "dx", "dW", "db"), got, (out_ref, *grads_ref),
+                              (out_mag, *grads_mag), strict=True):
+            assert a.dtype == dtype and a.shape == e.shape
+            if dtype == np.float64:
+                assert_rel_close(a, e, 1e-10, f"{name} {g}")
+            else:
+                assert_float32_close(a, e, m, F32_RTOL, f"{name} {g}")
+
+
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_lab_cnn_shapes_and_non_contiguous_input(name):
     be = BACKENDS[name]
@@ -142,7 +166,16 @@ def test_numba_parallel_blocks_match_one_serial_block(stride, padding):
     np.testing.assert_array_equal(grads[0][0], grads[1][0])  # dx: no reduction across blocks
     assert_rel_close(grads[0][1], grads[1][1], 1e-13)
     assert_rel_close(grads[0][2], grads[1][2], 1e-13)
-    if stride == 1:  # the stride-1 kernels (strided views over the padded width, no columns)
+    if stride == 1:  # the stride-1 kernels: columns over the padded width, and views of it
+        for T in (3, 1):
+            out = np.empty((5, 4, OH * OW))
+            J._conv_forward_s1_cols(x, Wm, b, 3, 2, padding, OH, OW, T, out)
+            assert_rel_close(out, outs[1], 1e-13)
+            dx, dWs, dbs = np.empty_like(x), np.empty((T, 12, 4)), np.empty((T, 4))
+            J._conv_backward_s1_cols(x, Wm, np.ascontiguousarray(Wm.T), dout, 3, 2, padding, OH,
+                                     OW, T, dx, dWs, dbs)
+            for a, e in zip((dx, dWs.sum(0), dbs.sum(0)), grads[1], strict=True):
+                assert_rel_close(a, e, 1e-13)
         W9 = J._by_offset(W)
         for T in (3, 1):
             out = np.empty((5, 4, OH * OW))

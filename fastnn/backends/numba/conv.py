@@ -8,20 +8,23 @@ shapes, per-sample products beat both one whole-batch im2col + threaded GEMM (th
 backend's way: 2-3x slower, the column buffer falls out of cache and needs transposes) and
 batching several samples per GEMM.
 
-Stride 1 (the common case) needs no column buffer at all. The sample is copied once, padded,
-into a buffer with rows of the padded width Wp; then the inputs that kernel offset (i, j) meets
-for all OH output rows are ONE strided view of it (rows c, OH*Wp long, from i*Wp + j), and the
-convolution is KH*KW matrix products on such views, summed by BLAS itself (``beta`` = 1,
-:func:`.blas.gemm`); backward's dW and dx are the same products transposed. Over the padded
-width each output row has Wp - OW extra columns, computed and dropped (forward) or fed zeros
-(backward). This is 1.3-1.5x faster than the im2col + one GEMM it replaced (float32, benchmark
-shapes): the column buffer cost a copy of KH*KW times the sample, and BLAS then packed it again.
-Other strides use im2col with bounds per element and ``np.dot``. Inner loops run over 1-D
+Stride 1 (the common case) takes faster paths. From VIEWS_MIN_CHANNELS input channels on it
+needs no column buffer at all. The sample is copied once, padded, into a buffer with rows of the
+padded width Wp; then the inputs that kernel offset (i, j) meets for all OH output rows are ONE
+strided view of it (rows c, OH*Wp long, from i*Wp + j), and the convolution is KH*KW matrix
+products on such views, summed by BLAS itself (``beta`` = 1, :func:`.blas.gemm`); backward's dW
+and dx are the same products transposed. Over the padded width each output row has Wp - OW
+extra columns, computed and dropped (forward) or fed zeros (backward). This is 1.3-1.5x faster
+than one product over a column buffer (float32, benchmark shapes): the buffer cost a copy of
+KH*KW times the sample, and BLAS then packed it again. With fewer channels each of the KH*KW
+products is too thin, and one product over a column buffer wins: its rows (c, i, j) are each
+ONE contiguous copy of the padded sample (from i*Wp + j, OH*Wp long). Other strides use im2col
+with bounds per element. Both column paths multiply with ``np.dot``. Inner loops run over 1-D
 views: 2-D indexing there does not vectorize (7x slower, measured).
 
 NOTE: ``prange`` only where no two iterations write one element: a block writes ``out[n]`` and
-``dx[n]`` for its own samples only, and its own partial sums ``dWs[t]``, ``dbs[t]`` (added up
-after the loop); pooling goes over (sample, channel) planes.
+``dx[n]`` for its own samples only, and its own partial sums ``dWs[t]`` (or ``dW9s[t]``),
+``dbs[t]`` (added up after the loop); pooling goes over (sample, channel) planes.
 
 Every kernel is compiled through :func:`.cache.jit` (an on-disk cache keyed on the sources it
 depends on); with ``NUMBA_DISABLE_JIT=1`` they run as plain Python.
@@ -146,6 +149,32 @@ def _pad_one(x, n, padding, Wp, xp):  # pragma: no cover - jitted
 
 
 @jit()
+def _shift_cols(xp, KH, KW, Wp, L, cols):  # pragma: no cover - jitted
+    """xp (C, Hp*Wp + Wp) -> cols (C*KH*KW, L): row (c, i, j) is xp[c] from i*Wp + j, L long."""
+    for r in range(cols.shape[0]):
+        c = r // (KH * KW)
+        off = ((r // KW) % KH) * Wp + r % KW
+        dst = cols[r]
+        src = xp[c, off:off + L]
+        for q in range(L):
+            dst[q] = src[q]
+
+
+@jit()
+def _unshift_cols(dcols, KH, KW, Wp, L, dxp):  # pragma: no cover - jitted
+    """The adjoint of _shift_cols: dxp (C, Hp*Wp + Wp) <- the sum of each row of dcols
+    (C*KH*KW, L) added back where _shift_cols took it from."""
+    dxp[:] = 0.0
+    for r in range(dcols.shape[0]):
+        c = r // (KH * KW)
+        off = ((r // KW) % KH) * Wp + r % KW
+        dst = dxp[c, off:off + L]
+        src = dcols[r]
+        for q in range(L):
+            dst[q] += src[q]
+
+
+@jit()
 def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
     """The inverse of _pad_one: the interior of xp (C, Hp*Wp + Wp) -> x[n] (C, H, W)."""
     C, H, Wd = x.shape[1], x.shape[2], x.shape[3]
@@ -230,6 +259,75 @@ def _conv_backward_s1(x, W9, dout, KH, KW, padding, OH, OW, T, dx, dW9s,
 
 
 @jit(parallel=True)
+def _conv_forward_s1_cols(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
+    """Stride 1, few channels: x (N, C, H, W), Wm (F, C*KH*KW), b (F,) -> out (N, F, OH*OW).
+
+    Columns span the padded width Wp (L = OH*Wp): each column row is ONE contiguous copy of the
+    padded sample (the view _conv_forward_s1 multiplies in place, one per row); the GEMM's extra
+    Wp - OW columns per output row are computed and dropped.
+    """
+    N, C, H, Wd = x.shape
+    F, K = Wm.shape
+    Wp = Wd + 2 * padding
+    L = OH * Wp
+    for t in prange(T):  # block t owns samples [t N / T, (t + 1) N / T): out[n] is its alone
+        xp = np.zeros((C, (H + 2 * padding) * Wp + Wp), dtype=x.dtype)
+        cols = np.empty((K, L), dtype=x.dtype)
+        ext = np.empty((F, L), dtype=x.dtype)
+        for n in range(t * N // T, (t + 1) * N // T):
+            _pad_one(x, n, padding, Wp, xp)
+            _shift_cols(xp, KH, KW, Wp, L, cols)
+            np.dot(Wm, cols, ext)  # (F, OH*Wp)
+            for f in range(F):
+                bf = b[f]
+                for oh in range(OH):
+                    dst = out[n, f, oh * OW:(oh + 1) * OW]
+                    src = ext[f, oh * Wp:oh * Wp + OW]
+                    for ow in range(OW):
+                        dst[ow] = src[ow] + bf
+
+
+@jit(parallel=True)
+def _conv_backward_s1_cols(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs,
+                           dbs):  # pragma: no cover - jitted
+    """Stride 1, few channels: dout (N, F, OH*OW) -> dx (N, C, H, W), block partial sums dWs
+    (T, K, F) (dW transposed), dbs (T, F)."""
+    N, C, H, Wd = x.shape
+    F, K = Wm.shape
+    Wp = Wd + 2 * padding
+    L = OH * Wp
+    for t in prange(T):  # block t writes dx[n] for its own samples and dWs[t], dbs[t]
+        xp = np.zeros((C, (H + 2 * padding) * Wp + Wp), dtype=x.dtype)
+        dxp = np.empty_like(xp)
+        cols = np.empty((K, L), dtype=x.dtype)
+        dcols = np.empty((K, L), dtype=x.dtype)
+        ext = np.zeros((F, L), dtype=x.dtype)  # dout[n] on the padded width; extra columns 0
+        part = np.empty((K, F), dtype=x.dtype)
+        acc = np.empty(OW)  # float64, as the scalar sum it replaces
+        dWs[t] = 0.0
+        dbs[t] = 0.0
+        for n in range(t * N // T, (t + 1) * N // T):
+            _pad_one(x, n, padding, Wp, xp)
+            _shift_cols(xp, KH, KW, Wp, L, cols)
+            for f in range(F):
+                # db: one running sum per output column (a sum along the row is a serial
+                # chain the compiler may not reorder; across columns it vectorizes)
+                acc[:] = 0.0
+                for oh in range(OH):
+                    dst = ext[f, oh * Wp:oh * Wp + OW]
+                    src = dout[n, f, oh * OW:(oh + 1) * OW]
+                    for ow in range(OW):
+                        dst[ow] = src[ow]
+                        acc[ow] += src[ow]
+                dbs[t, f] += acc.sum()
+            np.dot(cols, ext.T, part)  # (K, F); the extra columns add exact zeros
+            dWs[t] += part
+            np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
+            _unshift_cols(dcols, KH, KW, Wp, L, dxp)
+            _crop_one(dxp, padding, Wp, n, dx)
+
+
+@jit(parallel=True)
 def _max_pool_forward(x, KH, KW, s, OH, OW, out):  # pragma: no cover - jitted
     """x (N, C, H, W) -> out (N, C, OH, OW), window maxima."""
     N, C = x.shape[0], x.shape[1]
@@ -279,15 +377,26 @@ def _by_offset(W: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(W.transpose(2, 3, 0, 1)).reshape(KH * KW, F, C)
 
 
+#: Stride 1 multiplies strided views (no column buffer) from this many input channels on: each
+#: of its KH*KW products sums over C only, and below 16 channels one product over a column
+#: buffer was as fast or faster (up to 1.6x, float32, 1 thread: 8x8 to 32x32 images, 1 to 8
+#: channels; 1.35-1.45x slower than views at 16 and 32 channels).
+VIEWS_MIN_CHANNELS = 16
+
+
+def _views(C: int, stride: int) -> bool:
+    return stride == 1 and C >= VIEWS_MIN_CHANNELS
+
+
 def _block_buffers(x_shape, W_shape, stride, padding, T, OH, OW):
-    """What each of T blocks allocates (one set; backward has two): stride 1, the padded sample
-    and the output over the padded width; other strides, the column buffer."""
+    """What each of T blocks allocates (one set; backward has two): with views, the padded
+    sample and the output over the padded width; otherwise the column buffer."""
     _, C, H, Wd = x_shape
     F, _, KH, KW = W_shape
-    if stride == 1:
+    if _views(C, stride):
         Wp = Wd + 2 * padding
         return "padded", (T, C * ((H + 2 * padding) * Wp + Wp) + F * OH * Wp)
-    return "column", (T, C * KH * KW, OH * OW)
+    return "column", (T, C * KH * KW, OH * (Wd + 2 * padding if stride == 1 else OW))
 
 
 def _blocks(N: int) -> int:
@@ -309,10 +418,13 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
     check_buffer_fits("conv2d_forward", "output", (N, F, OH, OW), x.dtype)
     out = np.empty((N, F, OH * OW), dtype=x.dtype)
     x = np.ascontiguousarray(x)
-    if stride == 1:
+    if _views(C, stride):
         _conv_forward_s1(x, _by_offset(W), b, KH, KW, int(padding), OH, OW, T, out)
+        return out.reshape(N, F, OH, OW)
+    Wm = np.ascontiguousarray(W).reshape(F, -1)
+    if stride == 1:
+        _conv_forward_s1_cols(x, Wm, b, KH, KW, int(padding), OH, OW, T, out)
     else:
-        Wm = np.ascontiguousarray(W).reshape(F, -1)
         _conv_forward(x, Wm, b, KH, KW, int(stride), int(padding), OH, OW, T, out)
     return out.reshape(N, F, OH, OW)
 
@@ -330,7 +442,7 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
     dx = np.empty((N, C, H, Wd), dtype=x.dtype)
     dbs = np.empty((T, F), dtype=x.dtype)
     x, dout = np.ascontiguousarray(x), np.ascontiguousarray(dout).reshape(N, F, OH * OW)
-    if stride == 1:
+    if _views(C, stride):
         dW9s = np.empty((T, KH * KW, F, C), dtype=x.dtype)
         _conv_backward_s1(x, _by_offset(W), dout, KH, KW, int(padding), OH, OW, T, dx, dW9s,
                           dbs)
@@ -338,8 +450,12 @@ def conv2d_backward(x: np.ndarray, W: np.ndarray, dout: np.ndarray, stride: int 
         return dx, np.ascontiguousarray(dW), dbs.sum(axis=0)
     Wm = np.ascontiguousarray(W).reshape(F, K)
     dWs = np.empty((T, K, F), dtype=x.dtype)  # transposed: cols @ dout.T ran faster (float32)
-    _conv_backward(x, Wm, np.ascontiguousarray(Wm.T), dout, KH, KW, int(stride), int(padding),
-                   OH, OW, T, dx, dWs, dbs)
+    if stride == 1:
+        _conv_backward_s1_cols(x, Wm, np.ascontiguousarray(Wm.T), dout, KH, KW, int(padding), OH,
+                               OW, T, dx, dWs, dbs)
+    else:
+        _conv_backward(x, Wm, np.ascontiguousarray(Wm.T), dout, KH, KW, int(stride),
+                       int(padding), OH, OW, T, dx, dWs, dbs)
     return dx, dWs.sum(axis=0).T.reshape(F, C, KH, KW), dbs.sum(axis=0)
 
 
