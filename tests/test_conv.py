@@ -130,6 +130,24 @@ def test_backends_match_reference_with_many_channels(C, dtype, KH, KW, padding):
                 assert_float32_close(a, e, m, F32_RTOL, f"{name} {g}")
 
 
+def test_numba_stride1_path_switches_at_16_channels(monkeypatch):
+    """16 input channels or more take the view kernels, fewer the column-buffer kernels (both
+    are tested against the reference above; this checks which one runs)."""
+    from fastnn.backends.numba import conv as J
+
+    calls = []
+    for name in ("_conv_forward_s1", "_conv_backward_s1", "_conv_forward_s1_cols",
+                 "_conv_backward_s1_cols", "_conv_forward", "_conv_backward"):
+        kernel = getattr(J, name)
+        monkeypatch.setattr(J, name, lambda *a, _k=kernel, _n=name: (calls.append(_n), _k(*a)))
+    for C, stride, expected in ((16, 1, "_s1"), (15, 1, "_s1_cols"), (16, 2, "")):
+        calls.clear()
+        x, W, b = arrays(C, np.float64, (2, C, 6, 6), (3, C, 3, 3), (3,))
+        out = J.conv2d_forward(x, W, b, stride=stride, padding=1)
+        J.conv2d_backward(x, W, np.ones(out.shape), stride=stride, padding=1)
+        assert calls == [f"_conv_forward{expected}", f"_conv_backward{expected}"], (C, stride)
+
+
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_lab_cnn_shapes_and_non_contiguous_input(name):
     be = BACKENDS[name]
@@ -202,6 +220,8 @@ ALL = {"reference": R, **BACKENDS}
     ((2, 3, 5, 5), (4, 3, 3, 3), {"padding": -1}, r"padding must be an integer >= 0, got -1"),
     ((3, 5, 5), (4, 3, 3, 3), {}, r"x \(3, 5, 5\) and W \(4, 3, 3, 3\) must be 4-D"),
     ((2, 3, 5, 5), (4, 3, 3, 3), {"stride": 1.5}, r"stride must be an integer"),
+    ((2, 16, 5, 5), (4, 16, 0, 3), {}, r"W \(4, 16, 0, 3\) has an empty 0x3 kernel"),
+    ((2, 3, 5, 5), (4, 3, 2, 0), {}, r"W \(4, 3, 2, 0\) has an empty 2x0 kernel"),
 ])
 def test_bad_conv_input_names_the_shapes(name, x_shape, W_shape, kw, match):
     be = ALL[name]

@@ -71,3 +71,34 @@ def test_gemm_accumulates_overlapping_output_views_in_order():
         _gemm(a, b, buf[:, off:off + 10], 1.0)
         expected[:, off:off + 10] += a @ b
     np.testing.assert_allclose(buf, expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", ["reversed rows", "reversed columns", "every other column",
+                                  "shapes", "dtypes", "c columns"])
+def test_gemm_refuses_what_blas_cannot_take(case):
+    """Layouts BLAS cannot describe, shapes that do not fit, mixed dtypes: a ValueError, never a
+    silently wrong product (under NUMBA_DISABLE_JIT NumPy's product takes any layout)."""
+    rng = np.random.default_rng(5)
+    a, b, c = rng.standard_normal((4, 6)), rng.standard_normal((6, 3)), np.zeros((4, 3))
+    if case == "reversed rows":
+        a = a[::-1]
+    elif case == "reversed columns":
+        a = a[:, ::-1]
+    elif case == "every other column":
+        a = rng.standard_normal((4, 12))[:, ::2]
+    elif case == "shapes":
+        b = rng.standard_normal((5, 3))
+    elif case == "dtypes":
+        b = b.astype(np.float32)
+    else:
+        c = np.zeros((4, 6))[:, ::2]
+    if numba.config.DISABLE_JIT:
+        if case in ("shapes",):
+            with pytest.raises(ValueError):
+                _gemm(a, b, c, 0.0)
+        else:
+            _gemm(a, b, c, 0.0)
+            np.testing.assert_allclose(c, a @ b.astype(np.float64), rtol=1e-6)
+        return
+    with pytest.raises(ValueError, match="gemm: "):
+        _gemm(a, b, c, 0.0)

@@ -244,6 +244,8 @@ def check_conv2d(kernel: str, x: np.ndarray, W: np.ndarray, b_or_dout: np.ndarra
     if C != CW:
         raise ValueError(f"{kernel}: x {x.shape} has {C} channels but W {W.shape} expects {CW}; "
                          "want x (N, C, H, W), W (F, C, KH, KW)")
+    if KH < 1 or KW < 1:
+        raise ValueError(f"{kernel}: W {W.shape} has an empty {KH}x{KW} kernel; want KH, KW >= 1")
     try:
         OH = conv_output_size(H, KH, stride, padding)
         OW = conv_output_size(Wd, KW, stride, padding)

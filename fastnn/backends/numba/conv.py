@@ -378,9 +378,9 @@ def _by_offset(W: np.ndarray) -> np.ndarray:
 
 
 #: Stride 1 multiplies strided views (no column buffer) from this many input channels on: each
-#: of its KH*KW products sums over C only, and below 16 channels one product over a column
-#: buffer was as fast or faster (up to 1.6x, float32, 1 thread: 8x8 to 32x32 images, 1 to 8
-#: channels; 1.35-1.45x slower than views at 16 and 32 channels).
+#: of its KH*KW products sums over C only. Measured (float32, 1 thread, 8x8 to 32x32 images):
+#: with 1 to 8 channels one product over a column buffer was as fast or up to 1.6x faster; at 16
+#: and 32 channels views were 1.35-1.45x faster. 9 to 15 channels were not measured.
 VIEWS_MIN_CHANNELS = 16
 
 
