@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -244,6 +245,193 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+# -- the README's "Benchmarks" block -----------------------------------------------------------
+
+#: The README's Benchmarks block lies between these two lines; ``fastnn bench`` rewrites it.
+README_BEGIN = "<!-- bench:begin: written by `fastnn bench` from reports/benchmarks.json -->"
+README_END = "<!-- bench:end -->"
+
+#: The README table's rows: (title, workload, dtype, fastnn backends shown, headline row).
+#: Each shown backend is its fastest row (any thread count); PyTorch is its fastest row.
+_README_ROWS = [
+    ("lab MLP epoch (2-4-4-1, 100 points, SGD, float64)", "lab-mlp-epoch", "float64",
+     ("numba",), True),
+    ("″ numpy backend", "lab-mlp-epoch", "float64", ("numpy",), False),
+    ("digits MLP epoch (64-128-64-10, 1,438 images, batch 32, Adam), float64",
+     "digits-mlp-epoch", "float64", ("numba",), True),
+    ("″ float32", "digits-mlp-epoch", "float32", ("numba",), False),
+    ("big MLP step (784-256-256-10, batch 128, float32)", "big-mlp-step", "float32",
+     ("numpy", "numba"), False),
+    ("lab CNN fwd+bwd (10×3×28×28, 3→8→16), float32", "conv-lab-float32", "float32",
+     ("numba",), False),
+    ("″ float64", "conv-lab-float64", "float64", ("numba",), False),
+    ("big conv fwd+bwd (64×16×32×32, 16→32), float32", "conv-big-float32", "float32",
+     ("numba",), False),
+    ("″ float64", "conv-big-float64", "float64", ("numba",), False),
+    ("conv chain (512² product, big conv fwd, relu fwd+bwd, conv bwd), float32",
+     "conv-chain-float32", "float32", ("numba",), False),
+    ("″ float64", "conv-chain-float64", "float64", ("numba",), False),
+    ("digits-CNN epoch (1,438 images, batch 64), float32", "digits-cnn-epoch", "float32",
+     ("numba",), False),
+]
+
+
+def _per_call(r: dict) -> float:
+    """A row's time per epoch where a call runs several epochs (the lab MLP: 100)."""
+    return r["median"] / (r["info"].get("epochs_per_round") or 1)
+
+
+def _fastest(rs: list[dict], workload: str, dtype: str, prefix: str) -> dict | None:
+    found = [r for r in rs if r["workload"] == workload and r["dtype"] == dtype
+             and r["backend"].startswith(prefix)]
+    return min(found, key=lambda r: r["median"]) if found else None
+
+
+def _ratio(x: float) -> str:
+    """fastnn ÷ PyTorch time: ``1/56`` when fastnn is more than 5× faster, else ``0.65``."""
+    if x < 0.2:
+        inv = 1 / x
+        return f"1/{inv:.2g}" if inv < 100 else f"1/{inv:.0f}"
+    return f"{x:.2f}"
+
+
+def _speedup(x: float) -> str:
+    return f"{x:.2g}×" if x < 100 else f"{x:.0f}×"
+
+
+def _wrap(paragraph: str) -> str:
+    return textwrap.fill(paragraph, width=96, break_long_words=False, break_on_hyphens=False)
+
+
+def readme_block(results: dict) -> str:
+    """The README's Benchmarks block (between :data:`README_BEGIN` and :data:`README_END`,
+    both excluded) from one run's results: every number in it comes from ``results``; a
+    workload missing from the run leaves its row or sentence out."""
+    rs = rows(results)
+    m = results.get("fastnn_machine", {})
+    v = m.get("versions", {})
+    blas = [b for b in m.get("blas", []) if b.get("version")]
+    peaks = _peaks(rs)
+    torch_v = (v.get("torch") or "").split("+")[0]
+    skl = [r for r in rs if r["backend"].startswith("sklearn")]
+    machine = [f"{m.get('cores', '?')}-core {m.get('cpu', '?')}"]
+    machine += [f"{b['internal_api'].replace('openblas', 'OpenBLAS')} "
+                f"{'.'.join(b['version'].split('.')[:3])}" for b in blas]
+    machine += [f"{name} {v[key]}" for key, name in (("numpy", "NumPy"), ("numba", "Numba"))
+                if v.get(key)]
+    if torch_v:
+        machine.append(f"PyTorch {torch_v} CPU")
+    if skl:
+        machine.append("scikit-learn " + skl[0]["backend"].split("-", 1)[-1])
+    day = results.get("datetime", "?")[:10]
+    out = [_wrap(f"Measured by `fastnn bench --full` in one run ({day}) "
+           f"on this project's machine ({', '.join(machine)}), medians; every ratio compares "
+           "rows of that one run. The machine is shared and the same rows move between runs, "
+           "which is why only same-run ratios are quoted"
+           + (" (the GEMM peak measured in this run: " + ", ".join(
+               f"{p / 1e9:.0f} GFLOP/s {dt}" for dt, p in sorted(peaks.items(), reverse=True))
+              + ")" if peaks else "")
+           + ". The whole report — every backend and thread count, GFLOP/s and share of that "
+           "peak — is [`reports/BENCHMARKS.md`](reports/BENCHMARKS.md), charted in "
+           "[`reports/benchmarks.png`](reports/benchmarks.png); `reports/baseline.json` is a "
+           "run kept for `fastnn bench --compare`."), "",
+           f"| workload | fastest fastnn | PyTorch {torch_v or '?'} (faster of 1, 2 threads) "
+           "| fastnn ÷ PyTorch time |", "|---|---|---|---:|"]
+    for title, workload, dtype, backends, headline in _README_ROWS:
+        ours = [r for r in (_fastest(rs, workload, dtype, b) for b in backends) if r]
+        torch = _fastest(rs, workload, dtype, "pytorch")
+        if not ours or torch is None:
+            continue
+        best = min(_per_call(r) for r in ours)
+        ratio = _ratio(best / _per_call(torch))
+        out.append(f"| {title} | "
+                   + ", ".join(f"{r['backend']} {_fmt_time(_per_call(r))}" for r in ours)
+                   + f" | {_fmt_time(_per_call(torch))} | "
+                   + (f"**{ratio}**" if headline else ratio) + " |")
+    out.append("")
+    prose = []
+    for dtype in ("float64", "float32"):
+        s = _fastest(rs, "digits-mlp-epoch", dtype, "sklearn")
+        n = _fastest(rs, "digits-mlp-epoch", dtype, "numba")
+        if s and n:
+            prose.append(f"{s['median'] / n['median']:.2g}× in {dtype} "
+                         f"({_fmt_time(s['median'])} against {_fmt_time(n['median'])})")
+    text = []
+    if prose:
+        text.append("Against scikit-learn's `MLPClassifier` (same sizes, Adam, batch 32, one "
+                    "epoch by `partial_fit`): the digits MLP epoch is faster on numba by "
+                    + " and ".join(prose) + ".")
+    ref, npy, nba = (_fastest(rs, "lab-mlp-epoch", "float64", b)
+                     for b in ("reference", "numpy", "numba"))
+    if ref and npy and nba:
+        text.append(f"Against the other backends: the lab MLP epoch is "
+                    f"{_speedup(npy['median'] / nba['median'])} faster on numba than on numpy "
+                    f"and {_speedup(ref['median'] / nba['median'])} faster than on "
+                    "`reference`.")
+    ref, im2col, nba = (_fastest(rs, "conv-lab-forward-float64", "float64", b)
+                        for b in ("reference", "numpy-im2col", "numba"))
+    if ref and im2col and nba:
+        text.append(f"The lab CNN forward pass (float64) is "
+                    f"{_speedup(ref['median'] / nba['median'])} (numba) and "
+                    f"{_speedup(ref['median'] / im2col['median'])} (numpy im2col) faster "
+                    "than the nested loops.")
+    worst = None
+    for r in rs:
+        if r["workload"].startswith("elementwise-") and r["backend"] == "numba":
+            base = _fastest(rs, r["workload"], r["dtype"], "numpy")
+            if base and (worst is None or r["median"] / base["median"] > worst[0]):
+                worst = (r["median"] / base["median"], r)
+    if worst:
+        op = worst[1]["workload"].removeprefix("elementwise-").replace("-", " ")
+        text.append("Every activation kernel of numba, forward and backward, takes at most "
+                    f"{worst[0]:.2f}× NumPy's time for the same op on "
+                    f"{worst[1]['info'].get('values', 0) / 1e6:.0f}M values "
+                    f"({op}, {worst[1]['dtype']}).")
+    mem = {r["backend"]: r["info"]["peak_extra_MiB"] for r in rs
+           if r["workload"] == "conv-big-peak-memory" and r["dtype"] == "float32"}
+    names = (("numba", "numba"), ("torch", "PyTorch"), ("numpy-im2col", "numpy im2col"),
+             ("numpy-einsum", "einsum"))
+    if mem:
+        text.append("Peak extra memory of the big convolution's forward and backward, float32: "
+                    + ", ".join(f"{name} {mem[key]:.0f} MiB" for key, name in names
+                                if key in mem) + ".")
+    cold = [r for r in rs if r["workload"] == "numba-cold-start"]
+    if cold:
+        c = cold[0]["info"]
+        text.append("A new process with a filled Numba cache reaches its first epoch of "
+                    f"`fastnn train --backend numba` {c['warm_s']:.2f} s after it starts "
+                    f"({c['import_s']:.2f} s of imports, {c['first_epoch_s']:.2f} s in `fit`); "
+                    f"with an empty cache, after installing, {c['cold_s']:.1f} s "
+                    "(`numba-cold-start`).")
+    out += [_wrap(" ".join(text)), ""] if text else []
+    sweep = [r for r in rs if r["workload"] == "sweep-lab1"]
+    if sweep:
+        info = sweep[0]["info"]
+        parts = []
+        for r in sorted(sweep, key=lambda r: -r["median"]):
+            i = r["info"]
+            s = f"{i['executor']} {r['median']:.1f} s"
+            if i.get("speedup") is not None:
+                s += f" (**{i['speedup']:.2f}×**)"
+            parts.append(s)
+        out += [_wrap(f"**Sweeps** (`sweep-lab1`: {info.get('runs')} runs of "
+                f"{info.get('epochs'):,} epochs each on numba, the grid of `fastnn report "
+                "lab1`'s part 2, every run's files written, as one `fastnn sweep`). Each run "
+                "is CPU-bound, so runs in parallel gain up to the number of free cores. In "
+                "the same run: " + ", ".join(parts) + "; the speed-ups are medians of sweeps "
+                "alternating with one process. On a machine whose other core is busy they "
+                "shrink."), ""]
+    return "\n".join(out)
+
+
+def replace_readme_block(text: str, block: str) -> str:
+    """``text`` (a README) with its Benchmarks block replaced by ``block``."""
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {README_BEGIN!r} ... {README_END!r} block")
+    return text[:start + len(README_BEGIN)] + "\n" + block + text[end:]
+
+
 def _sweep_table(workload: str, group: list[dict]) -> list[str]:
     """A sweep workload: each executor's time for the whole sweep, per run, and its speed-up
     over one process (from the row's alternating pairs when it has them: the machine may be
@@ -325,10 +513,31 @@ def load_results(path: str | Path) -> dict:
     return results
 
 
+def write_reports(results: dict, out_dir: str | Path, readme: str | Path | None = None,
+                  log=lambda line: None) -> None:
+    """Write ``BENCHMARKS.md`` and ``benchmarks.png`` of one run's results into ``out_dir``
+    and, given a README, rewrite its Benchmarks block: each only from ``results``."""
+    out_dir = Path(out_dir)
+    write_text(out_dir / "BENCHMARKS.md", markdown(results))
+    from .plots import benchmark_chart
+
+    benchmark_chart(rows(results), out_dir / "benchmarks.png")
+    log(f"wrote {out_dir}/BENCHMARKS.md, benchmarks.png")
+    if readme is not None:
+        readme = Path(readme)
+        try:
+            text = readme.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ValueError(f"cannot read the README {str(readme)!r}: {e.strerror}") from None
+        write_text(readme, replace_readme_block(text, readme_block(results)))
+        log(f"wrote the Benchmarks block of {readme}")
+
+
 def bench(out_dir: str | Path = "reports", full: bool = False, filter: str | None = None,
           baseline: str | Path | None = None, threshold: float = DEFAULT_THRESHOLD,
-          log=lambda line: None) -> int:
-    """Run the suite and write the reports; returns the command's exit code."""
+          readme: str | Path | None = None, log=lambda line: None) -> int:
+    """Run the suite and write the reports (and the Benchmarks block of ``readme``, when
+    given); returns the command's exit code."""
     out_dir = Path(out_dir)
     base = load_results(baseline) if baseline is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -342,11 +551,8 @@ def bench(out_dir: str | Path = "reports", full: bool = False, filter: str | Non
     results["fastnn_machine"] = machine_info()
     results = finite_or_null(results)
     write_json(out_dir / "benchmarks.json", results, indent=1)
-    write_text(out_dir / "BENCHMARKS.md", markdown(results))
-    from .plots import benchmark_chart
-
-    benchmark_chart(rows(results), out_dir / "benchmarks.png")
-    log(f"wrote {out_dir}/benchmarks.json, BENCHMARKS.md, benchmarks.png")
+    log(f"wrote {out_dir}/benchmarks.json")
+    write_reports(results, out_dir, readme=readme, log=log)
     if base is not None:
         table, regressed = compare(base, results, threshold)
         write_text(out_dir / "COMPARE.md", table + "\n")
