@@ -21,8 +21,8 @@ The rules, per kind of block:
   runs the quick start's installs in fresh venvs. ``fastnn ...``: ``[optional]`` groups are
   included; in the fast suite ``--epochs N`` above 2,000 runs 200 epochs (``slow`` runs it as
   written, and only then are shown losses compared); files a command reads (``new.csv``,
-  ``runs/blobs/model.npz``) are made first. ``pytest ...`` is collected (``--collect-only``),
-  never run (this is the suite). ``dask scheduler/worker ... &`` start for the block's sweep
+  ``runs/blobs/model.npz``) are made first. ``pytest ...`` is checked, not run (this is the
+  suite, which CI runs whole): its paths exist, its ``-m`` markers are registered. ``dask scheduler/worker ... &`` start for the block's sweep
   (``slow``, needs the ``distributed`` extra) on free ports, and are stopped by their id.
   Each command has a check of its result in ``CHECKS`` (a command without one fails), and a
   ``text`` block right after a ``bash`` block is its shown output, compared line by line.
@@ -275,15 +275,8 @@ def run_bash(block: Block, cwd: Path, slow: bool) -> None:
                 time.sleep(3 if args[0] == "scheduler" else 5)
                 continue
             assert not bg, f"no rule for a background {tool!r}"
-            if tool == "pytest" and not slow:
-                check_pytest_args(argv[1:])
-                continue
             if tool == "pytest":
-                p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                                    "-p", "no:cacheprovider", *argv[1:]], cwd=ROOT,
-                                   capture_output=True, text=True, timeout=300)
-                assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-                assert int(re.search(r"(\d+) tests? collected", p.stdout).group(1)) > 0
+                check_pytest_args(argv[1:])
                 continue
             assert tool == "fastnn", f"no rule for the README command {argv}"
             args = fastnn_argv(argv, slow)
@@ -303,8 +296,8 @@ def run_bash(block: Block, cwd: Path, slow: bool) -> None:
 
 
 def check_pytest_args(args: list[str]) -> None:
-    """The fast form of a README ``pytest`` command: its paths exist, its markers are
-    registered, its plugin options exist (collecting the whole suite takes ~10 s a time)."""
+    """A README ``pytest`` command, checked rather than run (this is the suite; CI runs it
+    whole): its paths exist, its markers are registered, its plugin is installed."""
     import tomllib
 
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
@@ -334,11 +327,10 @@ def test_bash_block(block, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", [b for b in _ids("bash") if "dask " not in b.code],
-                         ids=lambda b: f"L{b.line}")
+@pytest.mark.parametrize("block", [b for b in _ids("bash") if "dask " not in b.code
+                                   and "fastnn " in b.code], ids=lambda b: f"L{b.line}")
 def test_bash_block_as_written(block, tmp_path):
-    """Every command at its full length (epochs as written, pytest collecting): shown numbers
-    compared."""
+    """Every fastnn command at its full length (epochs as written): shown numbers compared."""
     run_bash(block, tmp_path, slow=True)
 
 
