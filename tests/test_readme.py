@@ -22,8 +22,9 @@ The rules, per kind of block:
   included; in the fast suite ``--epochs N`` above 2,000 runs 200 epochs (``slow`` runs it as
   written, and only then are shown losses compared); files a command reads (``new.csv``,
   ``runs/blobs/model.npz``) are made first. ``pytest ...`` is checked, not run (this is the
-  suite, which CI runs whole): its paths exist, its ``-m`` markers are registered. ``dask scheduler/worker ... &`` start for the block's sweep
-  (``slow``, needs the ``distributed`` extra) on free ports, and are stopped by their id.
+  suite, which CI runs whole): its paths exist, its ``-m`` markers are registered.
+  ``dask scheduler/worker ... &`` start for the block's sweep (``slow``, needs the
+  ``distributed`` extra) on a free port, and are stopped by their id.
   Each command has a check of its result in ``CHECKS`` (a command without one fails), and a
   ``text`` block right after a ``bash`` block is its shown output, compared line by line.
 - ``text`` with ``$ command`` lines: each command runs and its output must be the lines under it.
