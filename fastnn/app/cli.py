@@ -198,6 +198,12 @@ def _add_bench(sub) -> None:
     p.add_argument("--threshold", type=float, default=0.25,
                    help="regression threshold, as a fraction (0.25)")
     p.add_argument("--out", default="reports", help="output folder (reports)")
+    p.add_argument("--readme", metavar="README.md",
+                   help="also rewrite this README's Benchmarks block (between its "
+                   "<!-- bench:begin --> and <!-- bench:end --> lines) from the results")
+    p.add_argument("--report-only", metavar="RESULTS.json",
+                   help="run nothing: write BENCHMARKS.md, benchmarks.png (and --readme's "
+                   "block) from an existing benchmarks.json")
 
 
 def _add_report(sub) -> None:

@@ -18,9 +18,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold < 10:
         raise ValueError(f"--threshold must be a fraction like 0.25, got {args.threshold!r}")
+    if args.report_only is not None:
+        results = bench.load_results(args.report_only)
+        with OutFolder(Path(args.out)):
+            bench.write_reports(results, args.out, readme=args.readme, log=print)
+        return 0
     bench.benchmarks_dir()
     if args.compare is not None:
         bench.load_results(args.compare)
     with OutFolder(Path(args.out)):
         return bench.bench(args.out, full=args.full, filter=args.filter, baseline=args.compare,
-                           threshold=args.threshold, log=print)
+                           threshold=args.threshold, readme=args.readme,
+                           log=print)
