@@ -36,7 +36,8 @@ def test_short_report_has_both_parts_and_its_figures(short):
         assert f"### {exp.title}" in text
         for label, key in exp.runs:
             ep = max(1, round(60 * report.LAB_RUNS[key].fraction))
-            assert f"| {label} ({ep:,} ep.) | linear |" in text
+            mark = report.CHAOTIC_MARK if key in report.CHAOTIC else ""
+            assert f"| {label}{mark} ({ep:,} ep.) | linear |" in text
     for exp in report.EXPERIMENTS:
         assert f"### {exp.title}" in text
         for run in exp.runs:
