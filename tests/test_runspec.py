@@ -103,7 +103,8 @@ def test_float_bounds():
 def test_kind_defaults_and_normalization(tmp_path):
     toy, digits = RunSpec(), RunSpec(data="digits")
     assert (toy.n, toy.hidden, toy.lr, toy.epochs, toy.init, toy.seed) == \
-        (100, (4, 4), 1.0, 20_000, "normal", 2)
+        (None, (4, 4), 1.0, 20_000, "normal", 2)  # XOR-easy: a fixed grid, no size
+    assert RunSpec(data="linear").n == 100
     assert (digits.hidden, digits.optimizer, digits.batch_size, digits.loss) == \
         ((64,), "adam", 64, "softmax_cross_entropy")
     f = RunSpec(data=str(tmp_path / "d.csv"), hidden=[8], clip=[-1, 2], lr=1)

@@ -57,7 +57,8 @@ def _add_train(sub) -> None:
                    "statistics are saved with the model)")
     p.add_argument("--model", help=f"{' or '.join(MODELS)} (cnn: for --data digits)")
     p.add_argument("--n", type=int, help="points of the linear set (100), or the first N digits")
-    p.add_argument("--backend", help=f"one of: {', '.join(BACKENDS)} (numpy)")
+    p.add_argument("--backend", help=f"one of: {', '.join(BACKENDS)} (numpy; numba's first "
+                   "run on a machine compiles for a few seconds, later runs load its cache)")
     p.add_argument("--threads", type=int, help="threads for numba and BLAS (all)")
     p.add_argument("--hidden", type=int, nargs="+", metavar="UNITS",
                    help="hidden layer sizes, any count (4 4; 64; 16 16)")
@@ -66,7 +67,7 @@ def _add_train(sub) -> None:
     p.add_argument("--output-activation",
                    help="(sigmoid; identity; sigmoid for two classes, else identity)")
     p.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (sgd; adam; adam)")
-    p.add_argument("--lr", type=float, help="learning rate (1.0; 0.01; 0.01)")
+    p.add_argument("--lr", type=float, help="learning rate (1.0, the lab's best; 0.01; 0.01)")
     p.add_argument("--epochs", type=int, help="epochs, in all (20000; 30; 500)")
     p.add_argument("--init", help=f"{', '.join(INITIALIZERS)} (normal; he; xavier)")
     p.add_argument("--loss", help=f"{', '.join(LOSSES)} (mse; softmax_cross_entropy; bce for "
@@ -85,7 +86,8 @@ def _add_train(sub) -> None:
                    "'Acc = a'. Other flags still override")
     p.add_argument("--batch-size", type=int, help="mini-batch size (full; 64; full)")
     p.add_argument("--clip", type=float, nargs="+", metavar="C",
-                   help="clip weight gradients: C for [-C, C], or LO HI (the lab: -1024 1023)")
+                   help="clip every gradient, biases' too: C for [-C, C], or LO HI (the lab: -1024 "
+                   "1023)")
     p.add_argument("--target-acc", type=float, help="stop at an epoch with this accuracy")
     p.add_argument("--fresh-data", action="store_true", default=None,
                    help="new linear points every epoch (the lab's data reproduction)")
@@ -102,8 +104,10 @@ def _add_train(sub) -> None:
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict with a trained model",
-                       description="Predict with a checkpoint written by fastnn train; prints "
-                       "accuracy when the data has labels.")
+                       description="Predict with a checkpoint written by fastnn train: a CSV "
+                       "row,prediction,p0[,p1...] (p: the model's probabilities) on stdout or to "
+                       "--out, then a line with the count and, when the data has labels, the "
+                       "accuracy (on stderr while the CSV is on stdout).")
     p.add_argument("--model", required=True, help="a model.npz written by fastnn train")
     p.add_argument("--data", required=True, help="a data file (.csv, .npz, .npy), or "
                    "xor / linear")

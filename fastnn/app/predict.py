@@ -13,6 +13,7 @@ import numpy as np
 from ..io import checkpoint, datafiles
 from ..io import datasets as data
 from ..io.atomic import remove_stale_temps, write_text
+from ..nn.losses import softmax
 from ..training import Trainer
 from .common import UsageError, class_labels
 from .runspec import RunSpec
@@ -111,6 +112,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"the model's output for row {row} of the data is not finite (the "
                          "features are far outside what it was trained on)")
     labels = class_labels(pred, classes)
+    if trainer.loss == "softmax_cross_entropy":  # the model outputs logits: show probabilities
+        pred = softmax(pred)
     rows = ["row,prediction," + ",".join(f"p{i}" for i in range(pred.shape[1]))]
     rows += [f"{i},{label:g}," + ",".join(f"{v:.6g}" for v in p)
              for i, (label, p) in enumerate(zip(labels, pred, strict=True))]
@@ -125,5 +128,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         summary += f"; written to {args.out}"
     else:
         print(text, end="")
+    # with the CSV on stdout the summary goes to stderr, so `> preds.csv` stays one CSV
     print(summary, file=sys.stderr if out is None else sys.stdout)
     return 0

@@ -341,6 +341,10 @@ class RunSpec:
             for field, value in LAB.items():
                 if getattr(self, field) is KIND_DEFAULT:
                     object.__setattr__(self, field, value)
+        if self.data == "xor":  # a fixed grid: no size (a spec copied from linear's has one)
+            object.__setattr__(self, "n", None)
+        elif self.data == "linear" and self.n is None:  # one copied from xor's, or unset
+            object.__setattr__(self, "n", KIND_DEFAULT)
         for field, value in DEFAULTS[kind].items():
             if getattr(self, field) is KIND_DEFAULT:
                 object.__setattr__(self, field, value)
@@ -376,8 +380,6 @@ class RunSpec:
             if getattr(self, field) is None and kind != "file":  # files: chosen from the labels
                 raise SpecError(field, f"{_NAME} is needed for {self.data!r}; only a data "
                                 "file's labels can choose it")
-        if self.n is None and self.data == "linear":
-            raise SpecError("n", f"{_NAME} (how many linear points) is needed")
         if self.fresh_data and self.data != "linear":
             raise SpecError("fresh_data", f"{_NAME} needs a random data set (linear); "
                             f"{self.data!r} is fixed")
@@ -427,7 +429,10 @@ class RunSpec:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunSpec:
         """The run a command line asks for: its given options, the kind's defaults elsewhere."""
-        return cls(**given(args))
+        options = given(args)
+        if options.get("n") is not None and options.get("data", "xor") == "xor":
+            raise SpecError("n", f"{_NAME} does not apply to 'xor', a fixed grid of 21 points")
+        return cls(**options)
 
     @classmethod
     def from_dict(cls, raw: Mapping, what: str = "settings", keys=None,

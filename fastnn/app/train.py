@@ -83,8 +83,9 @@ class Task:
     y_test: np.ndarray | None = None
 
 
-def load_task(spec: RunSpec) -> Task:
-    """Read or generate the data of ``spec``: split, standardized as it says."""
+def load_task(spec: RunSpec, typed: str | None = None) -> Task:
+    """Read or generate the data of ``spec``: split, standardized as it says. ``typed`` is
+    ``--data`` as the user wrote it: messages about the file name it that way."""
     if spec.kind == "digits":
         try:
             X, y = data.load_digits(spec.n)
@@ -102,7 +103,8 @@ def load_task(spec: RunSpec) -> Task:
         else:  # XOR-easy is a fixed grid of 21 points: nothing to hold out
             task = Task(*data.generate_xor_easy())
     else:
-        ds = datafiles.load_dataset(spec.data, label_col=spec.label_col)
+        same = typed is not None and data_path(typed) == spec.data
+        ds = datafiles.load_dataset(typed if same else spec.data, label_col=spec.label_col)
         task = Task(ds.X, ds.y, classes=ds.classes)
     if spec.val_split is not None:
         train, val = datafiles.split(len(task.X), spec.val_split, spec.seed)
@@ -195,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec, ckpt = resume_spec(args)
     else:
         spec = spec_from_args(args)
-    task = load_task(spec)
+    task = load_task(spec, typed=args.data)
     spec = resolve(spec, task)
     trainer = build(spec, task)
     history = History()
@@ -219,8 +221,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not spec.quiet:
         print("\n".join(written.shown))
     print(written.final)
-    print(f"wrote {out}/: output.txt learning_curve.png {written.figures} history.csv "
-          "config.json model.npz".replace("  ", " "), file=sys.stderr if spec.quiet else sys.stdout)
+    if not spec.quiet:  # --quiet: the final line alone
+        print(f"wrote {out}/: output.txt learning_curve.png {written.figures} history.csv "
+              "config.json model.npz".replace("  ", " "))
     return 0
 
 

@@ -19,6 +19,7 @@ Formulas follow ``torch.optim`` so that PyTorch can serve as a test oracle.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -258,7 +259,11 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 def get_optimizer(name: str, lr: float, **hyperparams: float) -> Optimizer:
     """Build the optimizer called ``name``; ValueError listing the choices otherwise."""
     cls = OPTIMIZERS[check_choice("optimizer", name, OPTIMIZERS)]
-    try:
-        return cls(lr, **hyperparams)
-    except TypeError as e:
-        raise ValueError(f"optimizer {name!r}: {e}") from None
+    known = [p for p in inspect.signature(cls).parameters if p != "lr"]
+    unknown = sorted(set(hyperparams) - set(known))
+    if unknown:  # Python's own TypeError would name __init__, not the choices
+        s = "s" if len(unknown) > 1 else ""
+        raise ValueError(f"optimizer {name!r} takes no keyword{s} "
+                         f"{', '.join(map(repr, unknown))}; its keywords: "
+                         f"{', '.join(known) or 'none but lr'}")
+    return cls(lr, **hyperparams)

@@ -74,11 +74,14 @@ class Trainer:
         ``rmsprop``, ``adam``, ``adamw``, ``nesterov``), or an Optimizer instance (a user's
         subclass with its own ``rule`` is fused like the built-in ones).
     lr : float
-        Learning rate (> 0); ignored when ``optimizer`` is an instance.
+        Learning rate (> 0); ignored when ``optimizer`` is an instance. The default 0.1 is a
+        safe start for any model; ``fastnn train`` chooses per data set instead (1.0 on the
+        lab's toy sets, the lab's best; 0.01 with Adam on the digits and data files).
     backend : str
         ``reference``, ``numpy`` (default) or ``numba`` (:func:`fastnn.available_backends`).
     clip : float or (float, float), optional
-        Clip weight gradients by value: C means [-C, C]; the lab clipped to (-1024, 1023).
+        Clip every gradient by value, the biases' too: C means [-C, C]; the lab clipped to
+        (-1024, 1023).
     l2 : float
         L2 penalty on the weights (not the biases), scikit-learn's ``alpha``: each batch of N
         samples adds ``l2 / (2 N) * sum(W^2)`` to its loss and ``l2 / N * W`` to the weight
@@ -244,8 +247,11 @@ class Trainer:
         target_accuracy : float, optional
             Stop once an epoch's accuracy reaches this fraction (0 < t <= 1).
         log_every : int, optional
-            Every this many epochs, send a line ``epoch E/T loss=... accuracy=...`` to ``log``
-            (default: the ``fastnn`` logger at INFO level).
+            Every this many epochs, send a line ``epoch E/T loss=... accuracy=...`` to ``log``.
+        log : callable, optional
+            ``log(line)``; default: the ``fastnn`` logger at INFO level, which shows nothing
+            until logging is configured (``logging.basicConfig(level=logging.INFO)``); pass
+            ``log=print`` to print the lines.
         progress : bool, optional
             Show a tqdm bar; by default only for long runs with stderr on a terminal.
         val_data : (X, y), optional
@@ -445,7 +451,9 @@ class Trainer:
                                    for i in range(0, len(X), PREDICT_CHUNK)])
 
     def predict(self, X) -> np.ndarray:
-        """Model outputs for X (N, *input_shape), on this trainer's backend."""
+        """Model outputs for X (N, *input_shape), on this trainer's backend: what its last
+        layer gives (logits for ``softmax_cross_entropy``: :func:`fastnn.nn.losses.softmax`
+        turns them into probabilities)."""
         return self._forward_chunks(self._check_X(X))
 
     def evaluate(self, X, y) -> tuple[float, float]:

@@ -10,6 +10,7 @@ import pytest
 import fastnn
 from fastnn.app.cli import main
 from fastnn.io import checkpoint
+from fastnn.nn.losses import softmax
 
 from .conftest import assert_error, cli
 
@@ -55,7 +56,9 @@ def test_flat_rows_are_reshaped_for_an_image_model(cnn, capsys, index):
                  capsys)
     assert result.code == 0, result.err
     rows = [r.split(",") for r in result.out.splitlines()[1:]]
-    np.testing.assert_allclose(np.array([r[2:] for r in rows], dtype=float), pred, rtol=1e-5)
+    # the p columns are the probabilities of the model's logits
+    np.testing.assert_allclose(np.array([r[2:] for r in rows], dtype=float), softmax(pred),
+                               rtol=1e-5)
     assert [float(r[1]) for r in rows] == list(pred.argmax(axis=1).astype(float))
     acc = (pred.argmax(axis=1) == labels).mean()
     assert (f"accuracy={acc:.2%}" in result.err) == labelled
