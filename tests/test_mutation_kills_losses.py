@@ -123,3 +123,15 @@ def test_unlearnable_bce_with_sigmoid_or_an_unknown_activation_is_none():
     assert losses.unlearnable("bce", "sigmoid", 1) is None
     assert losses.unlearnable("bce", None, 1) is None
     assert losses.unlearnable("bce", None, None) is None
+
+
+def test_bce_of_float16_clips_at_float16s_own_eps():
+    # float16 is not in the eps cache: its eps (2^-10) comes from np.finfo, not float64's
+    eps = 2.0 ** -10
+    pred = np.array([[1.0], [0.25]], dtype=np.float16)
+    y = np.array([[0.0], [1.0]], dtype=np.float16)
+    loss, grad = losses.bce(pred, y)
+    assert loss == pytest.approx((-math.log(eps) - math.log(0.25)) / 2, rel=2e-3)
+    assert grad.dtype == np.float16
+    np.testing.assert_allclose(grad.astype(np.float64),
+                               [[1 / (eps * 2)], [(0.25 - 1) / (0.25 * 0.75 * 2)]], rtol=2e-3)
