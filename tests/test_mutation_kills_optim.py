@@ -16,6 +16,9 @@ from fastnn.nn import activations, optim
     (lambda v: optim.Adagrad(0.1, eps=v), "eps", -1.0),
     (lambda v: optim.RMSprop(0.1, alpha=v), "alpha", 1.5),
     (lambda v: optim.RMSprop(0.1, eps=v), "eps", 0.0),
+    (lambda v: optim.Adam(0.1, beta1=v), "beta1", 1.0),
+    (lambda v: optim.Adam(0.1, beta2=v), "beta2", -0.5),
+    (lambda v: optim.Adam(0.1, eps=v), "eps", -1e-8),
 ])
 def test_a_bad_hyper_parameter_is_named_in_its_message(make, name, bad):
     with pytest.raises(ValueError) as e:
