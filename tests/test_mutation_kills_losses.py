@@ -135,3 +135,11 @@ def test_bce_of_float16_clips_at_float16s_own_eps():
     assert grad.dtype == np.float16
     np.testing.assert_allclose(grad.astype(np.float64),
                                [[1 / (eps * 2)], [(0.25 - 1) / (0.25 * 0.75 * 2)]], rtol=2e-3)
+
+
+def test_an_unknown_loss_is_named_with_the_choices():
+    assert losses.get_loss("bce") is losses.bce
+    with pytest.raises(ValueError) as e:
+        losses.get_loss("hinge")
+    assert str(e.value) == ("unknown loss 'hinge'; choose from: "
+                            + ", ".join(losses.LOSSES))
