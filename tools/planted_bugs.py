@@ -12,6 +12,12 @@ the copy first on ``PYTHONPATH``; a non-zero exit code means the bug was caught.
     python tools/planted_bugs.py -- python -m pytest -q -x -p no:cacheprovider  # the suite
     python tools/planted_bugs.py --only shuffle-reseeded -- python -m pytest -q -x \
         tests/test_mutation_kills.py
+    python tools/planted_bugs.py --set mutants -- python -m pytest -q -x \
+        tests/test_mutation_kills_losses.py                                   # CI's mutants
+
+``--set mutants`` plants instead a fixed sample of mutmut's own mutants (its mutation of one
+line, copied verbatim) that once survived and are now killed by a value test: CI replays them
+in seconds, where a mutmut run needs minutes of generation and stats first.
 
 A leading ``fastnn`` or ``python`` in the command is this interpreter (``python -m
 fastnn.app.cli``). The pristine copy runs first and must pass.
@@ -120,6 +126,36 @@ BUGS: list[tuple[str, str, str, str, str]] = [
 ]
 
 
+#: A fixed sample of mutmut's mutants of the core (``mutmut show NAME``), in the form of BUGS;
+#: each survived mutmut's scoped run of losses.py; tests/test_mutation_kills_losses.py kills it.
+MUTANTS: list[tuple[str, str, str, str, str]] = [
+    ("x_bce_point__mutmut_8", "fastnn/nn/losses.py",
+     "p = clip(pred, eps, 1.0 - eps)", "p = clip(pred, eps, 1.0 + eps)",
+     "bce's upper clip bound above 1: a prediction of 1.0 gives log of a negative number"),
+    ("x__shifted__mutmut_2", "fastnn/nn/losses.py",
+     "zs = pred - pred.max(axis=1, keepdims=True)", "zs = pred + pred.max(axis=1, keepdims=True)",
+     "softmax shift of the wrong sign: exp overflows for logits near 800"),
+    ("x__shifted__mutmut_3", "fastnn/nn/losses.py",
+     "zs = pred - pred.max(axis=1, keepdims=True)",
+     "zs = pred - pred.max(axis=None, keepdims=True)",
+     "softmax shifted by the whole batch's maximum: rows near -800 underflow to 0 / 0"),
+    ("x_same_side__mutmut_1", "fastnn/nn/losses.py",
+     "return (pred > THRESHOLD) == (y > THRESHOLD)",
+     "return (pred >= THRESHOLD) == (y > THRESHOLD)",
+     "a prediction of exactly 0.5 counted as class 1"),
+    ("x_count_correct__mutmut_17", "fastnn/nn/losses.py",
+     "if pred.ndim > 2:", "if pred.ndim >= 2:",
+     "accuracy of (N, K) outputs returned as a float"),
+    ("x_count_correct__mutmut_19", "fastnn/nn/losses.py",
+     "return hits / math.prod(pred.shape[2:])", "return hits * math.prod(pred.shape[2:])",
+     "image-shaped accuracy multiplied by the positions, not divided"),
+    ("x_unlearnable__mutmut_24", "fastnn/nn/losses.py",
+     'if loss == "bce" and output_activation is not None',
+     'if loss == "bce" and output_activation is None',
+     "bce's advice given when the activation is not known, and not when it is wrong"),
+]
+
+
 def _copy_tree(rev: str | None, dest: Path) -> None:
     """The files of ``rev`` (git archive), or of the working tree (tracked and untracked,
     not ignored), into ``dest``."""
@@ -167,6 +203,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rev", help="git revision to plant into (default: the working tree)")
     parser.add_argument("--only", nargs="*", help="bug ids (default: all)")
+    parser.add_argument("--set", choices=("bugs", "mutants"), default="bugs",
+                        help="plant the hand-written bugs (default) or mutmut's mutant sample")
     parser.add_argument("--list", action="store_true", help="list the bugs and exit")
     parser.add_argument("--scratch", default=None, help="scratch folder, replaced (default: a "
                         "new temporary folder, removed after)")
@@ -175,14 +213,15 @@ def main(argv=None) -> int:
                         help="exit 1 when a bug lives (CI: the sample must stay caught)")
     parser.add_argument("cmd", nargs="*")
     args = parser.parse_args(argv)
+    pool = MUTANTS if args.set == "mutants" else BUGS
     if args.list:
-        for bug_id, path, _, _, what in BUGS:
+        for bug_id, path, _, _, what in pool:
             print(f"{bug_id:<24} {path:<40} {what}")
         return 0
     if not args.cmd:
         parser.error("give the command to run after --")
-    bugs = [b for b in BUGS if not args.only or b[0] in args.only]
-    unknown = set(args.only or ()) - {b[0] for b in BUGS}
+    bugs = [b for b in pool if not args.only or b[0] in args.only]
+    unknown = set(args.only or ()) - {b[0] for b in pool}
     if unknown:
         parser.error(f"unknown bug ids: {', '.join(sorted(unknown))}")
     if args.scratch:
@@ -194,7 +233,7 @@ def main(argv=None) -> int:
 def _plant(args, bugs, tree: Path) -> int:
     """Copy the tree, check every bug's text is there once, then plant each of ``bugs``."""
     _copy_tree(args.rev, tree)
-    for _, path, old, _, _ in BUGS:
+    for _, path, old, _, _ in BUGS + MUTANTS:
         n = (tree / path).read_text().count(old)
         if n != 1:
             raise SystemExit(f"{path}: the planted text occurs {n} times, not once: {old!r}")

@@ -260,28 +260,35 @@ OPT_LR = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "rmsp
           "adam": 0.02, "adamw": 0.02}
 
 
-def _textbook(name: str, p: np.ndarray, grads: list[np.ndarray], lr: float) -> np.ndarray:
-    """``p`` after one step per gradient, by the algorithms as torch.optim documents them
-    (default hyper-parameters), written out here independently of :mod:`fastnn.nn.optim`."""
+def _textbook(name: str, p: np.ndarray, grads: list[np.ndarray], h: dict[str, float]
+              ) -> np.ndarray:
+    """``p`` after one step per gradient, by the algorithms as torch.optim documents them,
+    written out here independently of :mod:`fastnn.nn.optim`'s rules. ``h`` holds the
+    hyper-parameters by name (``lr``, ``momentum``, ``eps``, ``alpha``, ``beta1``, ...), the
+    optimizer's own, so its defaults are defined once, in its class."""
+    lr = h["lr"]
     p, buf, acc, m, v = p.copy(), None, np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
     for t, g in enumerate(grads, start=1):
-        if name == "sgd":
-            p = p - lr * g
-        elif name in ("momentum", "nesterov"):
-            buf = g.copy() if buf is None else 0.9 * buf + g
-            p = p - lr * (g + 0.9 * buf if name == "nesterov" else buf)
+        if name in ("sgd", "momentum", "nesterov"):
+            mu = h["momentum"]
+            if mu == 0.0:
+                p = p - lr * g
+                continue
+            buf = g.copy() if buf is None else mu * buf + g
+            p = p - lr * (g + mu * buf if name == "nesterov" else buf)
         elif name == "adagrad":
             acc = acc + g * g
-            p = p - lr * g / (np.sqrt(acc) + 1e-10)
+            p = p - lr * g / (np.sqrt(acc) + h["eps"])
         elif name == "rmsprop":
-            acc = 0.99 * acc + 0.01 * g * g
-            p = p - lr * g / (np.sqrt(acc) + 1e-8)
+            acc = h["alpha"] * acc + (1 - h["alpha"]) * g * g
+            p = p - lr * g / (np.sqrt(acc) + h["eps"])
         elif name in ("adam", "adamw"):
+            b1, b2 = h["beta1"], h["beta2"]
             if name == "adamw":
-                p = p * (1 - lr * 0.01)
-            m = 0.9 * m + 0.1 * g
-            v = 0.999 * v + 0.001 * g * g
-            p = p - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+                p = p * (1 - lr * h["weight_decay"])
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            p = p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + h["eps"])
         else:
             raise ValueError(f"no textbook rule for {name!r}")
     return p
@@ -298,8 +305,9 @@ def _optimizer_rows() -> list[dict]:
         opt, p = get_optimizer(name, OPT_LR[name]), p0.copy()
         for g in grads:
             opt.step(p, g.copy())
+        hyper = dict(zip(opt.hyper, opt.hyper_values(), strict=True))
         rows.append(_row("formulas", f"optimizer {name}: {len(grads)} steps vs textbook", p,
-                         _textbook(name, p0, grads, OPT_LR[name]), 1e-12))
+                         _textbook(name, p0, grads, hyper), 1e-12))
     return rows
 
 
