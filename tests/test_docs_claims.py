@@ -178,6 +178,9 @@ def test_the_digits_split_is_1438_training_images():
     X_train, X_test, _, _ = datasets.train_test_split(X, X, 0.2, seed=2)
     assert (len(X_train), len(X_test)) == (1438, 359)
     assert "1,437" not in README
+    suite = Path(fastnn.__file__).parent / "app" / "bench_suite"
+    for name in ("test_digits_epoch.py", "test_digits_mlp.py"):
+        assert "1,438 training images" in flat((suite / name).read_text())
 
 
 def train_help() -> str:

@@ -1,5 +1,5 @@
 """One training epoch of the digits CNN (fastnn.digits_cnn: conv 1->16, pool, conv 16->32,
-pool, dense -> 10; softmax cross-entropy; Adam; mini-batches of 64 over the 1,437 training
+pool, dense -> 10; softmax cross-entropy; Adam; mini-batches of 64 over the 1,438 training
 images of the seeded 80/20 split) through ``Trainer.fit``, and the same network in PyTorch."""
 
 import pytest

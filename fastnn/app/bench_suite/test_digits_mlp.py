@@ -1,5 +1,5 @@
 """One training epoch of the digits MLP (64-128-64-10, relu, softmax cross-entropy, Adam at lr
-1e-3, shuffled mini-batches of 32 over the 1,437 training images of the seeded 80/20 split that
+1e-3, shuffled mini-batches of 32 over the 1,438 training images of the seeded 80/20 split that
 ``test_digits_epoch.py`` uses, flattened to 64 pixels) through ``Trainer.fit(X, y, 1,
 batch_size=32)``, and the same network in PyTorch and in scikit-learn.
 
