@@ -28,6 +28,27 @@ def test_verify_fails_on_a_wrong_kernel(capsys, monkeypatch):
                for line in out.splitlines())
 
 
+@pytest.mark.parametrize("name, key, wrong", [("adam", "beta2", 0.99), ("rmsprop", "alpha", 0.9),
+                                              ("adagrad", "eps", 1e-8)])
+def test_verify_fails_on_a_wrong_optimizer_default(monkeypatch, name, key, wrong):
+    """verify's textbook runs with torch.optim's documented defaults, written out in verify: a
+    wrong default in fastnn's optimizer fails its row as a wrong rule does."""
+    import inspect
+
+    from fastnn.app import verify
+    from fastnn.nn import optim
+
+    assert all(row["ok"] for row in verify._optimizer_rows())
+    cls = type(optim.get_optimizer(name, 0.1))
+    defaults = list(cls.__init__.__defaults__)
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.default is not inspect.Parameter.empty]
+    defaults[[p.name for p in params].index(key)] = wrong
+    monkeypatch.setattr(cls.__init__, "__defaults__", tuple(defaults))
+    failed = [row["check"] for row in verify._optimizer_rows() if not row["ok"]]
+    assert any(check.startswith(f"optimizer {name}:") for check in failed), failed
+
+
 def test_verify_config_file_and_errors(tmp_path, capsys):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"data": "linear", "activation": "tanh", "epochs": 20,

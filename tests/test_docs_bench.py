@@ -77,3 +77,21 @@ def test_report_only_rewrites_the_reports_and_readme_from_a_json(tmp_path, monke
     assert readme.read_text() == (f"top\n{bench.README_BEGIN}\n{bench.readme_block(_one_run())}"
                                   f"{bench.README_END}\nend\n")
     assert (tmp_path / "out" / "BENCHMARKS.md").read_text() == bench.markdown(_one_run())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--report-only", "r.json", "--full"], "--report-only writes reports from a finished run's "
+     "json; it runs nothing, so --full, --filter and --compare do not apply"),
+    (["--report-only", "r.json", "--filter", "lab"], "so --full, --filter and --compare"),
+    (["--readme", "README.md"], "--readme needs a whole run: the README's block states a --full "
+     "run of every workload; add --full and drop --filter"),
+    (["--readme", "README.md", "--full", "--filter", "lab"], "--readme needs a whole run"),
+])
+def test_bench_refuses_a_readme_from_a_partial_run(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.json").write_text(json.dumps(_one_run()))
+    (tmp_path / "README.md").write_text(f"{bench.README_BEGIN}\n{bench.README_END}\n")
+    assert main(["bench", *args, "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastnn: error: ") and message in err
+    assert (tmp_path / "README.md").read_text() == f"{bench.README_BEGIN}\n{bench.README_END}\n"

@@ -83,6 +83,9 @@ def test_resume_refuses_every_option_but_the_documented_ones(tmp_path, capsys):
     assert (code, out) == (2, "")
     assert err == ("fastnn: error: --lr 0.5 differs from the resumed run's 1.0; a resumed run "
                    "keeps its settings\n")
+    code, out, err = run(["train", "--resume", str(a), "--clip", "1"], capsys)
+    assert (code, err) == (2, "fastnn: error: --clip [1.0] differs from the resumed run, "
+                              "which has none; a resumed run keeps its settings\n")
     assert RESUME_MAY_CHANGE == {"epochs", "log_every", "checkpoint_every", "quiet", "threads",
                                  "resume", "out"}
     assert ("Only `--epochs`, `--log-every`, `--checkpoint-every`, `--quiet`, `--threads` and "
@@ -149,12 +152,16 @@ def test_unknown_optimizer_keywords_name_the_valid_ones():
 def test_log_every_goes_to_the_logger_or_to_log(capsys, caplog):
     X, y = fastnn.data.generate_xor_easy()
     trainer = fastnn.Trainer(fastnn.MLP([2, 4, 1], seed=0))
-    with caplog.at_level(logging.WARNING, logger="fastnn"):  # logging not configured for INFO
+    trainer.fit(X, y, epochs=10, log_every=5)  # logging not configured: nothing shows
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    with caplog.at_level(logging.INFO, logger="fastnn"):  # configured: the lines are records
         trainer.fit(X, y, epochs=10, log_every=5)
-    assert capsys.readouterr().out == "" and caplog.records == []
+    assert [r.getMessage().split(" loss=")[0] for r in caplog.records
+            if r.name == "fastnn"] == ["epoch 15/20", "epoch 20/20"]
     lines = []
     trainer.fit(X, y, epochs=10, log_every=5, log=lines.append)
-    assert [line.split(" loss=")[0] for line in lines] == ["epoch 15/20", "epoch 20/20"]
+    assert [line.split(" loss=")[0] for line in lines] == ["epoch 25/30", "epoch 30/30"]
     assert "``log=print`` to print the lines" in fastnn.Trainer.fit.__doc__
     assert "pass `log=print`" in flat(README)
 

@@ -66,11 +66,14 @@ class Block:
 
 
 def readme_blocks(text: str) -> list[Block]:
+    """Every fenced block, indented ones (inside a list item) included, their indent removed."""
     blocks, lines, i = [], text.splitlines(), 0
     while i < len(lines):
-        if lines[i].startswith("```"):
-            j = next(k for k in range(i + 1, len(lines)) if lines[k].startswith("```"))
-            blocks.append(Block(i + 1, lines[i][3:].strip(), "\n".join(lines[i + 1:j]) + "\n",
+        if lines[i].lstrip().startswith("```"):
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            j = next(k for k in range(i + 1, len(lines)) if lines[k].lstrip().startswith("```"))
+            body = [ln[indent:] if ln[:indent].isspace() else ln.lstrip() for ln in lines[i + 1:j]]
+            blocks.append(Block(i + 1, lines[i].strip()[3:].strip(), "\n".join(body) + "\n",
                                 j + 1))
             i = j + 1
             if len(blocks) > 1 and blocks[-2].lang == "bash" and blocks[-1].lang == "text" \
@@ -151,8 +154,7 @@ def test_python_block(block, tmp_path, monkeypatch):
     if "sklearn" in block.code:
         pytest.importorskip("sklearn")
     kernel = "be." in block.code and "be = fastnn.get_backend(" in block.code
-    code = ("import fastnn\n" if kernel and "import fastnn" not in block.code else "") \
-        + block.code
+    code = ("import fastnn\n" if "import fastnn" not in block.code else "") + block.code
     got = run_python(code, kernel)
     assert got, "the block assigns nothing to check"
     if kernel:  # the same statements on the reference backend: the backends agree
@@ -160,6 +162,27 @@ def test_python_block(block, tmp_path, monkeypatch):
         for mine, theirs in zip(got[1:], ref[1:], strict=True):
             for a, b in zip(mine, theirs, strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=f"L{b.line}") for b in _ids("toml")])
+def test_grid_file_block(block, tmp_path):
+    """A grid file the README shows is read by ``--grid`` and expands into its runs."""
+    from fastnn.app import sweep
+
+    path = tmp_path / "sweep.toml"
+    path.write_text(block.code)
+    grid = sweep.read_grid(path)
+    runs = 1
+    for values in grid.values():
+        runs *= len(values)
+    specs = sweep.expand(grid, tmp_path / "out")
+    assert len(specs) == runs > 1
+
+
+def test_every_block_has_a_test():
+    """No fenced block is left out unread: each language has its test above (text blocks are
+    outputs or file contents, compared or written by the tests of the blocks they belong to)."""
+    assert {b.lang for b in BLOCKS} <= {"bash", "python", "toml", "text", ""}
 
 
 # -- shell blocks -----------------------------------------------------------------------------
@@ -265,7 +288,7 @@ def run_bash(block: Block, cwd: Path, slow: bool) -> None:
     try:
         for argv, bg in commands(block.code):
             tool = Path(argv[0]).name
-            if tool in ("python3", "pip") or argv[:3] == ["python3", "-m", "venv"]:
+            if argv[:3] == ["python3", "-m", "venv"] or (tool == "pip" and argv[1] == "install"):
                 continue  # the installs: .ci/run runs the quick start in fresh venvs
             if tool == "dask":
                 port = port or _free_port()

@@ -85,11 +85,22 @@ def test_expand_gives_every_combination_once_named_for_its_settings(tmp_path):
     ({"out": ["x"]}, "out: not a setting a sweep can vary"),
     ({"data": ["xor", "linear"], "fresh_data": [True]},
      "the run data=xor: --fresh-data needs a random data set (linear); 'xor' is fixed"),
+    # XOR is a fixed grid: its runs would differ in name only
+    ({"data": ["xor"], "n": [50, 100]},
+     "the run n=50: --n does not apply to 'xor', a fixed grid of 21 points"),
+    ({"n": [50]}, "--n does not apply to 'xor', a fixed grid of 21 points"),
+    ({"data": ["xor", "linear"], "n": [50, 60]},
+     "the run data=xor_n=50: --n does not apply to 'xor'"),
 ])
 def test_expand_checks_every_value_and_combination(tmp_path, grid, message):
     with pytest.raises(ValueError) as e:
         sw.expand(grid, tmp_path)
     assert message in str(e.value)
+
+
+def test_one_n_in_a_grid_with_a_random_data_set_is_that_data_sets(tmp_path):
+    specs = sw.expand({"data": ["xor", "linear"], "n": [50]}, tmp_path)
+    assert [(s.data, s.n) for s in specs] == [("xor", None), ("linear", 50)]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -105,7 +105,8 @@ def _add_train(sub) -> None:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict with a trained model",
                        description="Predict with a checkpoint written by fastnn train: a CSV "
-                       "row,prediction,p0[,p1...] (p: the model's probabilities) on stdout or to "
+                       "row,prediction,p0[,p1...] (p: the model's outputs: probabilities "
+                       "for a sigmoid output or a softmax cross-entropy model) on stdout or to "
                        "--out, then a line with the count and, when the data has labels, the "
                        "accuracy (on stderr while the CSV is on stdout).")
     p.add_argument("--model", required=True, help="a model.npz written by fastnn train")

@@ -38,7 +38,7 @@ from ..io.atomic import write_text
 from ..threads import limit_threads
 from ..training import DivergenceError
 from ..training.callbacks import Terminated
-from .runspec import RunSpec, SpecError, check_field, flag, kind_of
+from .runspec import _NAME, RunSpec, SpecError, check_field, flag, kind_of
 
 #: Settings a grid may not set: where and how a run reports, which the sweep decides.
 NOT_IN_GRID = frozenset({"out", "name", "quiet", "log_every", "checkpoint_every", "threads"})
@@ -110,6 +110,14 @@ def expand(grid: Mapping[str, Sequence], out: str | Path,
         settings = dict(zip(keys, combo, strict=True))
         label = "_".join(f"{k}={_show(k, settings[k])}" for k in varied)
         try:
+            if (settings.get("n") is not None and settings.get("data", "xor") == "xor"
+                    and (len(values.get("n", ())) > 1 or "xor" in values.get("data", ["xor"])
+                         and len(values.get("data", ["xor"])) == 1)):
+                # as `fastnn train` refuses it: XOR is a fixed grid, so an n for XOR alone, or
+                # several n, would be runs identical but for their names. One n in a grid that
+                # also has a random data set is that data set's (XOR's runs have none).
+                raise SpecError("n", f"{_NAME} does not apply to 'xor', a fixed grid of 21 "
+                                     "points")
             spec = RunSpec(**settings, quiet=True)
         except SpecError as e:
             where = f"the run {label}: " if label else ""

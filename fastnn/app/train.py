@@ -63,6 +63,9 @@ def resume_spec(args: argparse.Namespace) -> tuple[RunSpec, checkpoint.Checkpoin
         if key == "data" and stored.kind == "file":
             value = data_path(value)
         if value != theirs[key]:
+            if theirs[key] is None:  # unset there (XOR's n, no --clip, ...)
+                raise UsageError(f"{flag(key)} {value!r} differs from the resumed run, which "
+                                 "has none; a resumed run keeps its settings")
             raise UsageError(f"{flag(key)} {value!r} differs from the resumed run's "
                              f"{theirs[key]!r}; a resumed run keeps its settings")
     changes = {k: v for k, v in options.items() if k in RESUME_MAY_CHANGE}

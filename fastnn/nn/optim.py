@@ -259,8 +259,11 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 def get_optimizer(name: str, lr: float, **hyperparams: float) -> Optimizer:
     """Build the optimizer called ``name``; ValueError listing the choices otherwise."""
     cls = OPTIMIZERS[check_choice("optimizer", name, OPTIMIZERS)]
-    known = [p for p in inspect.signature(cls).parameters if p != "lr"]
-    unknown = sorted(set(hyperparams) - set(known))
+    params = inspect.signature(cls).parameters.values()
+    known = [p.name for p in params if p.name != "lr" and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params)  # a user's class may take **kw
+    unknown = [] if takes_any else sorted(set(hyperparams) - set(known))
     if unknown:  # Python's own TypeError would name __init__, not the choices
         s = "s" if len(unknown) > 1 else ""
         raise ValueError(f"optimizer {name!r} takes no keyword{s} "
