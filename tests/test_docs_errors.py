@@ -17,8 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import fastnn
 from fastnn.app.cli import main
 from fastnn.io import atomic
 
@@ -190,3 +192,42 @@ def test_the_lock_holders_message_names_its_pid(tmp_path):
         holder.wait()
     assert p.returncode == 2
     assert p.stderr == PREFIX + quote.replace("4242", str(holder.pid)) + "\n"
+
+
+def _prose_quote(fragment: str) -> str:
+    """``fragment`` as the README quotes it in prose (between backticks, line breaks as spaces),
+    without a trailing ' …'; AssertionError when the README no longer quotes it."""
+    flat = " ".join(README.split())
+    assert f"`{fragment}" in flat, f"the README no longer quotes {fragment!r}"
+    return fragment.removesuffix(" …")
+
+
+def test_the_checkpoint_and_shape_errors_quoted_in_prose(tmp_path):
+    """The errors the README quotes in prose, not as ``fastnn: error:`` lines: each provoked,
+    and the quoted words found verbatim in the message."""
+    from fastnn.io import checkpoint
+
+    X, y = fastnn.data.generate_xor_easy()
+    trainer = fastnn.Trainer(fastnn.MLP([2, 4, 1], seed=0))
+    trainer.fit(X, y, epochs=2)
+    path = tmp_path / "model.npz"
+    checkpoint.save(path, trainer.model, trainer, epoch=trainer.epoch)
+    (tmp_path / "garbage.npz").write_bytes(b"garbage" * 100)
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["format_version"] = np.array(99)
+    np.savez(tmp_path / "v99.npz", **arrays)
+    cases = [
+        ("not a readable fastnn checkpoint", lambda: checkpoint.load(tmp_path / "garbage.npz")),
+        ("checkpoint format version 99; this fastnn reads version 2",
+         lambda: checkpoint.load(tmp_path / "v99.npz")),
+        ("the checkpoint's architecture differs …",
+         lambda: fastnn.Trainer(fastnn.MLP([2, 8, 1])).restore(checkpoint.load(path))),
+        ("X has shape (5, 3); the model takes (N, 2)",
+         lambda: trainer.predict(np.zeros((5, 3)))),
+    ]
+    for fragment, provoke in cases:
+        words = _prose_quote(fragment)
+        with pytest.raises(ValueError) as e:
+            provoke()
+        assert words in str(e.value), (fragment, str(e.value))
