@@ -186,6 +186,36 @@ def _crop_one(xp, padding, Wp, n, x):  # pragma: no cover - jitted
                 dst[w] = src[w]
 
 
+@jit()
+def _crop_bias_one(ext, b, OH, OW, Wp, n, out):  # pragma: no cover - jitted
+    """ext (F, OH*Wp), rows of the padded width -> out[n] (F, OH*OW) = ext's first OW columns
+    of each row + b (the Wp - OW extra columns dropped)."""
+    for f in range(ext.shape[0]):
+        bf = b[f]
+        for oh in range(OH):
+            dst = out[n, f, oh * OW:(oh + 1) * OW]
+            src = ext[f, oh * Wp:oh * Wp + OW]
+            for ow in range(OW):
+                dst[ow] = src[ow] + bf
+
+
+@jit()
+def _widen_one(dout, n, OH, OW, Wp, ext, acc, db):  # pragma: no cover - jitted
+    """dout[n] (F, OH*OW) -> ext (F, OH*Wp), rows of the padded width (the extra columns are
+    not written: kept zero); each channel's sum added to db (F,). ``acc`` (OW,) float64 holds
+    one running sum per output column: a sum along the row is a serial chain the compiler may
+    not reorder, across columns it vectorizes."""
+    for f in range(ext.shape[0]):
+        acc[:] = 0.0
+        for oh in range(OH):
+            dst = ext[f, oh * Wp:oh * Wp + OW]
+            src = dout[n, f, oh * OW:(oh + 1) * OW]
+            for ow in range(OW):
+                dst[ow] = src[ow]
+                acc[ow] += src[ow]
+        db[f] += acc.sum()
+
+
 @jit(parallel=True)
 def _conv_forward_s1(x, W9, b, KH, KW, padding, OH, OW, T, out):  # pragma: no cover - jitted
     """Stride 1: x (N, C, H, W), W9 (KH*KW, F, C) (W9[i*KW + j] = W[:, :, i, j]), b (F,) ->
@@ -208,13 +238,7 @@ def _conv_forward_s1(x, W9, b, KH, KW, padding, OH, OW, T, out):  # pragma: no c
             for ij in range(KH * KW):
                 off = (ij // KW) * Wp + ij % KW
                 gemm(W9[ij], xp[:, off:off + L], ext, 0.0 if ij == 0 else 1.0)
-            for f in range(F):
-                bf = b[f]
-                for oh in range(OH):
-                    dst = out[n, f, oh * OW:(oh + 1) * OW]
-                    src = ext[f, oh * Wp:oh * Wp + OW]
-                    for ow in range(OW):
-                        dst[ow] = src[ow] + bf
+            _crop_bias_one(ext, b, OH, OW, Wp, n, out)
 
 
 @jit(parallel=True)
@@ -238,17 +262,7 @@ def _conv_backward_s1(x, W9, dout, KH, KW, padding, OH, OW, T, dx, dW9s,
         dbs[t] = 0.0
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
-            for f in range(F):
-                # db: one running sum per output column (a sum along the row is a serial
-                # chain the compiler may not reorder; across columns it vectorizes)
-                acc[:] = 0.0
-                for oh in range(OH):
-                    dst = ext[f, oh * Wp:oh * Wp + OW]
-                    src = dout[n, f, oh * OW:(oh + 1) * OW]
-                    for ow in range(OW):
-                        dst[ow] = src[ow]
-                        acc[ow] += src[ow]
-                dbs[t, f] += acc.sum()
+            _widen_one(dout, n, OH, OW, Wp, ext, acc, dbs[t])
             dxp[:] = 0.0
             for ij in range(KH * KW):
                 off = (ij // KW) * Wp + ij % KW
@@ -278,13 +292,7 @@ def _conv_forward_s1_cols(x, Wm, b, KH, KW, padding, OH, OW, T, out):  # pragma:
             _pad_one(x, n, padding, Wp, xp)
             _shift_cols(xp, KH, KW, Wp, L, cols)
             np.dot(Wm, cols, ext)  # (F, OH*Wp)
-            for f in range(F):
-                bf = b[f]
-                for oh in range(OH):
-                    dst = out[n, f, oh * OW:(oh + 1) * OW]
-                    src = ext[f, oh * Wp:oh * Wp + OW]
-                    for ow in range(OW):
-                        dst[ow] = src[ow] + bf
+            _crop_bias_one(ext, b, OH, OW, Wp, n, out)
 
 
 @jit(parallel=True)
@@ -309,17 +317,7 @@ def _conv_backward_s1_cols(x, Wm, WmT, dout, KH, KW, padding, OH, OW, T, dx, dWs
         for n in range(t * N // T, (t + 1) * N // T):
             _pad_one(x, n, padding, Wp, xp)
             _shift_cols(xp, KH, KW, Wp, L, cols)
-            for f in range(F):
-                # db: one running sum per output column (a sum along the row is a serial
-                # chain the compiler may not reorder; across columns it vectorizes)
-                acc[:] = 0.0
-                for oh in range(OH):
-                    dst = ext[f, oh * Wp:oh * Wp + OW]
-                    src = dout[n, f, oh * OW:(oh + 1) * OW]
-                    for ow in range(OW):
-                        dst[ow] = src[ow]
-                        acc[ow] += src[ow]
-                dbs[t, f] += acc.sum()
+            _widen_one(dout, n, OH, OW, Wp, ext, acc, dbs[t])
             np.dot(cols, ext.T, part)  # (K, F); the extra columns add exact zeros
             dWs[t] += part
             np.dot(WmT, ext, dcols)  # (K, OH*Wp), zero in the extra columns
