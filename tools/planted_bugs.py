@@ -11,9 +11,9 @@ the copy first on ``PYTHONPATH``; a non-zero exit code means the bug was caught.
     python tools/planted_bugs.py -- fastnn verify --config all                # verify now
     python tools/planted_bugs.py -- python -m pytest -q -x -p no:cacheprovider  # the suite
     python tools/planted_bugs.py --only shuffle-reseeded -- python -m pytest -q -x \
-        tests/test_mutation_kills.py
+        tests/mutation/test_kills_planted.py
     python tools/planted_bugs.py --set mutants -- python -m pytest -q -x \
-        tests/test_mutation_kills_losses.py                                   # CI's mutants
+        tests/mutation/test_kills_losses.py                                   # CI's mutants
 
 ``--set mutants`` plants instead a fixed sample of mutmut's own mutants (its mutation of one
 line, copied verbatim) that once survived and are now killed by a value test: CI replays them
@@ -127,7 +127,7 @@ BUGS: list[tuple[str, str, str, str, str]] = [
 
 
 #: A fixed sample of mutmut's mutants of the core (``mutmut show NAME``), in the form of BUGS;
-#: each survived mutmut's scoped run of losses.py; tests/test_mutation_kills_losses.py kills it.
+#: each survived mutmut's scoped run of losses.py; tests/mutation/test_kills_losses.py kills it.
 MUTANTS: list[tuple[str, str, str, str, str]] = [
     ("x_bce_point__mutmut_8", "fastnn/nn/losses.py",
      "p = clip(pred, eps, 1.0 - eps)", "p = clip(pred, eps, 1.0 + eps)",
