@@ -149,10 +149,10 @@ def test_fused_step_matches_the_per_layer_kernels(act):
     assert_same(fused, (per_layer_trainer, history))
 
 
-def test_minibatches_agree():
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_minibatches_agree(backend):
     ref = train("reference", batch_size=16, epochs=min(EPOCHS, 20))
-    for backend in ("numpy", "numba"):
-        assert_same(train(backend, batch_size=16, epochs=min(EPOCHS, 20)), ref)
+    assert_same(train(backend, batch_size=16, epochs=min(EPOCHS, 20)), ref)
 
 
 def test_fused_layers_with_and_without_bias_mixed():
@@ -185,7 +185,8 @@ def test_no_bias_output_is_x_at_W_to_the_bit():
 
 
 # -- checkpoints, resume, predict -----------------------------------------------------------------
-def test_checkpoint_round_trip(tmp_path):
+@pytest.mark.parametrize("backend", fastnn.available_backends())
+def test_checkpoint_round_trip(tmp_path, backend):
     trainer, _ = train("numpy", epochs=20)
     fastnn.save_model(trainer.model, tmp_path / "m.npz")
     loaded = fastnn.load_model(tmp_path / "m.npz")
@@ -194,9 +195,8 @@ def test_checkpoint_round_trip(tmp_path):
     assert loaded.params.size == 28
     np.testing.assert_array_equal(loaded.params, trainer.model.params)
     X = DATASETS["linear"][0]
-    for backend in fastnn.available_backends():
-        np.testing.assert_array_equal(fastnn.Trainer(loaded, backend=backend).predict(X),
-                                      fastnn.Trainer(trainer.model, backend=backend).predict(X))
+    np.testing.assert_array_equal(fastnn.Trainer(loaded, backend=backend).predict(X),
+                                  fastnn.Trainer(trainer.model, backend=backend).predict(X))
 
 
 def test_a_config_without_bias_means_bias(tmp_path):

@@ -239,10 +239,11 @@ def test_same_seed_bitwise_identical(tmp_path, capsys, backend):
         (tmp_path / "b" / "history.csv").read_text()
 
 
-def test_checkpoint_every_writes_during_training(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_checkpoint_every_writes_during_training(tmp_path, backend):
     seen = []
     model = fastnn.MLP([2, 4, 4, 1], seed=2)
-    trainer = fastnn.Trainer(model, lr=1.0, backend=BACKENDS[-1])
+    trainer = fastnn.Trainer(model, lr=1.0, backend=backend)
     X, y = fastnn.data.generate_xor_easy()
 
     def save(t, h):

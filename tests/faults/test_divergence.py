@@ -46,7 +46,7 @@ def test_divergence_is_exit_1_and_writes_nothing(tmp_path, capsys, backend, epoc
 
 
 @pytest.mark.parametrize("extra", [[], ["--batch-size", "50", "--lr", "1"],
-                                   ["--backend", "numba"]])
+                                   pytest.param(["--backend", "numba"], id="numba")])
 def test_the_last_good_checkpoint_stays(tmp_path, capsys, extra):
     out = tmp_path / "run"
     line = assert_error(cli([*DIVERGES, "--epochs", "9", "--checkpoint-every", "2", *extra,
