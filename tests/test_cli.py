@@ -134,6 +134,7 @@ def test_unknown_command_and_no_command(capsys):
     assert main([]) == 2
 
 
+@pytest.mark.subprocess
 def test_console_script_no_traceback(tmp_path):
     """The installed entry point, as a user runs it: bad input, no traceback, exit 2."""
     proc = subprocess.run([sys.executable, "-m", "fastnn.app.cli", "train", "--backend", "gpu",

@@ -172,6 +172,7 @@ def test_quoted_error_is_what_the_code_prints(quote, tmp_path, monkeypatch, caps
     assert got == code
 
 
+@pytest.mark.subprocess
 def test_the_lock_holders_message_names_its_pid(tmp_path):
     """``--out 'runs/xor' is in use by another fastnn run (PID 4242)``: quoted without the
     ``fastnn: error:`` prefix; the PID is the holder's."""

@@ -255,6 +255,7 @@ def test_checkpoint_every_writes_during_training(tmp_path, backend):
     assert checkpoint.load(tmp_path / "m.npz").epoch == 900
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_finishes_the_epoch_and_resumes(tmp_path):
     """A real SIGINT to a running `fastnn train`: exit 130, checkpoint whole, resume finishes."""
     out = tmp_path / "run"
@@ -281,6 +282,7 @@ def test_ctrl_c_finishes_the_epoch_and_resumes(tmp_path):
     assert checkpoint.load(out / "model.npz").epoch == ckpt.epoch + 50
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow  # compiles the numba backend from scratch twice (~20 s)
 def test_corrupt_numba_cache_recompiles(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}

@@ -89,8 +89,8 @@ def assert_no_temp(folder: Path | str) -> None:
 
 @pytest.fixture
 def trained(tmp_path_factory) -> Path:
-    """A finished XOR run's output folder (model.npz and the rest), trained once per test."""
+    """A finished XOR run's output folder (model.npz and the rest), trained once per test (in
+    this process, so that mutation testing's mutants reach it)."""
     out = tmp_path_factory.mktemp("trained") / "run"
-    result = run(["train", "--epochs", "200", "--quiet", "--out", out])
-    assert result.code == 0, result.err
+    assert main(["train", "--epochs", "200", "--quiet", "--out", str(out)]) == 0
     return out

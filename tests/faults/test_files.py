@@ -434,6 +434,7 @@ def _npz_bytes(**arrays) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name, data", [
     ("fifo.csv", XOR.encode() * 5),
     ("fifo.npz", _npz_bytes(X=np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 5, float),
@@ -449,6 +450,7 @@ def test_train_reads_a_fifo_once(tmp_path, name, data):
     assert json.loads((out / "config.json").read_text())["n_train"] == 20
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name, data, labelled", [
     ("fifo.csv", XOR.encode(), True),
     ("fifo.csv", b"0,0\n0,1\n1,0\n1,1\n", False),
@@ -463,6 +465,7 @@ def test_predict_reads_a_fifo_once(tmp_path, trained, name, data, labelled):
     assert ("accuracy=" in result.err) == labelled
 
 
+@pytest.mark.subprocess
 def test_a_fifo_with_bad_data_is_one_line(tmp_path):
     fifo, writer = _fifo(tmp_path, "bad.csv", b"1,2,0\n3,x,1\n")
     result = run(["train", "--data", fifo, "--epochs", "2", "--out", tmp_path / "o"], timeout=60)
@@ -470,6 +473,7 @@ def test_a_fifo_with_bad_data_is_one_line(tmp_path):
     assert_error(result, 2, "non-numeric cell 'x' at line 2, column 2")
 
 
+@pytest.mark.subprocess
 def test_a_real_symlink_loop_in_a_real_process(tmp_path):
     path = _loop(tmp_path)
     result = run(["train", "--data", path, "--out", tmp_path / "o"], timeout=60)

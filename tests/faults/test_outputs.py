@@ -57,6 +57,7 @@ def _assert_whole(out: Path) -> None:
 
 # -- one run per folder ---------------------------------------------------------------------------
 
+@pytest.mark.subprocess
 def test_a_second_run_into_a_live_runs_folder_is_refused(tmp_path):
     out = tmp_path / "run"
     first = _start([*LONG, "--out", out])
@@ -113,6 +114,7 @@ def _tmpfs(path: Path, size_kb: int) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_full_disk_never_leaves_half_a_file(tmp_path):
     """A real small tmpfs (as root), each size failing at a different write."""
@@ -173,6 +175,7 @@ def test_enospc_at_any_write_leaves_whole_files(tmp_path, capsys, monkeypatch, f
 
 # -- signals -----------------------------------------------------------------------------------
 
+@pytest.mark.subprocess
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     out = tmp_path / "run"
     proc = _start([*LONG, "--out", out])
@@ -211,6 +214,7 @@ def test_sigterm_while_results_are_written(tmp_path, capsys, monkeypatch):
     assert not (out / LOCK_NAME).exists()
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_signals_at_random_moments_of_checkpoint_writes(tmp_path, sig):

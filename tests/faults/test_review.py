@@ -144,6 +144,7 @@ def test_a_write_error_names_the_file_not_its_temporary(tmp_path, capsys):
     assert_no_temp(out)
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_report_is_all_its_runs_or_nothing(tmp_path):
     out = tmp_path / "report"
