@@ -220,7 +220,7 @@ def test_epoch_order():
 
 # -- fused_spec and fused ---------------------------------------------------------------------
 
-def test_fused_spec_of_an_mlp():
+def test_onecall_spec_of_an_mlp():
     model = MLP([2, 3, 4, 1], activation="tanh", output_activation="sigmoid", seed=0)
     opt = get_optimizer("adam", 0.01)
     spec = strategies.fused_spec(model, "mse", LOSSES["mse"], opt)
@@ -230,7 +230,7 @@ def test_fused_spec_of_an_mlp():
                              rule=opt.rule, clip=clip, same_side=same_side, softmax=False)
 
 
-def test_fused_spec_without_activations_bias_and_softmax():
+def test_onecall_spec_without_activations_bias_and_softmax():
     model = Sequential([Dense(3, 2, bias=False), Dense(2, 4), Activation("relu"),
                         Dense(4, 3, bias=False)], dtype="float32")
     opt = get_optimizer("sgd", 0.1)
@@ -258,7 +258,7 @@ class _Dense2(Dense):
 
 @pytest.mark.parametrize("what", ["loss_fn", "step", "conv", "activation-first",
                                   "two-activations", "dense-subclass", "flatten"])
-def test_fused_spec_refuses(what):
+def test_onecall_spec_refuses(what):
     model = MLP([2, 3, 1], seed=0)
     loss, loss_fn, opt = "mse", LOSSES["mse"], get_optimizer("sgd", 0.1)
     if what == "loss_fn":
@@ -334,7 +334,7 @@ def _fused(compiled=None, optimizer="sgd", clip_=None, **opt):
     return strategies.Fused(compiled or _Compiled(), model, optimizer, clip_, fb), fb
 
 
-def test_fused_init_and_batches():
+def test_onecall_init_and_batches():
     compiled = _Compiled()
     f, fb = _fused(compiled, clip_=(-1.0, 2.0))
     assert f.compiled is compiled and f.clip == (-1.0, 2.0) and f.fallback is fb
@@ -347,7 +347,7 @@ def test_fused_init_and_batches():
     assert (f.batch_size, f.shuffle, f.rng, f.fallback) == (None, False, None, other)
 
 
-def test_fused_stretch(monkeypatch):
+def test_onecall_stretch(monkeypatch):
     f, _ = _fused()
     assert f.stretch(5) == strategies.PROBE_EPOCHS == 10
     f.per_epoch[(5, None)] = 0.01
@@ -365,7 +365,7 @@ def test_fused_stretch(monkeypatch):
     assert f.stretch(5) == 2**62
 
 
-def test_fused_full_batch_run(monkeypatch):
+def test_onecall_full_batch_run(monkeypatch):
     monkeypatch.setattr(strategies.time, "perf_counter", _Clock(1.0, 1.5))
     compiled = _Compiled()
     f, fb = _fused(compiled, "momentum", clip_=(-2.0, 3.0), momentum=0.5)
@@ -387,7 +387,7 @@ def test_fused_full_batch_run(monkeypatch):
     assert fb.calls == []
 
 
-def test_fused_run_makes_the_state_contiguous():
+def test_onecall_run_makes_the_state_contiguous():
     compiled = _Compiled()
     f, _ = _fused(compiled, "adam")
     f.optimizer.ensure_state(f.model.params)
@@ -401,7 +401,7 @@ def test_fused_run_makes_the_state_contiguous():
     np.testing.assert_array_equal(f.optimizer.state["m"], [0.0, 2.0, 4.0])
 
 
-def test_fused_run_times_one_epoch_at_least_a_nanosecond(monkeypatch):
+def test_onecall_run_times_one_epoch_at_least_a_nanosecond(monkeypatch):
     monkeypatch.setattr(strategies.time, "perf_counter", _Clock(2.0, 2.0))
     f, _ = _fused()
     X, y = _data(5)
@@ -410,7 +410,7 @@ def test_fused_run_times_one_epoch_at_least_a_nanosecond(monkeypatch):
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_fused_minibatch_run(monkeypatch, shuffle):
+def test_onecall_minibatch_run(monkeypatch, shuffle):
     monkeypatch.setattr(strategies.time, "perf_counter", _Clock(0.0, 0.8))
     monkeypatch.setattr(strategies, "MAX_ORDER_ENTRIES", 7 * 4 + 3)
     compiled = _Compiled()
@@ -435,7 +435,7 @@ def test_fused_minibatch_run(monkeypatch, shuffle):
     assert f.per_epoch == {(7, 3): 0.2}
 
 
-def test_fused_minibatch_run_draws_at_least_one_epoch(monkeypatch):
+def test_onecall_minibatch_run_draws_at_least_one_epoch(monkeypatch):
     monkeypatch.setattr(strategies, "MAX_ORDER_ENTRIES", 5)
     compiled = _Compiled()
     f, _ = _fused(compiled)
@@ -447,7 +447,7 @@ def test_fused_minibatch_run_draws_at_least_one_epoch(monkeypatch):
     assert f.optimizer.t == 4
 
 
-def test_fused_batch_of_n_or_more_is_full_batch():
+def test_onecall_batch_of_n_or_more_is_full_batch():
     compiled = _Compiled()
     f, _ = _fused(compiled)
     rng = np.random.default_rng(0)
@@ -464,7 +464,7 @@ def test_fused_batch_of_n_or_more_is_full_batch():
     assert f._orders(7, 2) is None
 
 
-def test_fused_early_stop_undraws_the_epochs_not_run():
+def test_onecall_early_stop_undraws_the_epochs_not_run():
     compiled = _Compiled(stop=2)
     f, _ = _fused(compiled)
     rng = np.random.default_rng(8)
@@ -479,7 +479,7 @@ def test_fused_early_stop_undraws_the_epochs_not_run():
     assert f.optimizer.t == 2 * 3
 
 
-def test_fused_unsupported_falls_back_and_undraws(caplog):
+def test_onecall_unsupported_falls_back_and_undraws(caplog):
     compiled = _Compiled(error=FusedUnsupported("no can do"))
     f, _ = _fused(compiled)
     rng = np.random.default_rng(8)
@@ -500,7 +500,7 @@ def test_fused_unsupported_falls_back_and_undraws(caplog):
     assert len(compiled.calls) == 1 and fb.calls[-1] == (X, y, 2, 0.25)
 
 
-def test_fused_other_errors_are_raised_after_undrawing():
+def test_onecall_other_errors_are_raised_after_undrawing():
     f, fb = _fused(_Compiled(error=KeyError("boom")))
     rng = np.random.default_rng(8)
     state = rng.bit_generator.state
@@ -512,7 +512,7 @@ def test_fused_other_errors_are_raised_after_undrawing():
     assert rng.bit_generator.state == state and f.unsupported is False and fb.calls == []
 
 
-def test_fused_hook_builds_from_the_spec():
+def test_onecall_hook_builds_from_the_spec():
     compiled = _Compiled()
     be = _Backend(compiled)
     model = MLP([2, 3, 1], seed=0)
@@ -532,7 +532,7 @@ def test_fused_hook_builds_from_the_spec():
 
 # -- the trainer's choice of strategy ---------------------------------------------------------
 
-def test_trainer_builds_the_fused_strategy_once_per_setting():
+def test_trainer_builds_the_onecall_strategy_once_per_setting():
     tr = _trainer()
     compiled = _Compiled()
     tr.backend = be = _Backend(compiled)
@@ -552,7 +552,7 @@ def test_trainer_builds_the_fused_strategy_once_per_setting():
 
 
 @pytest.mark.parametrize("what", ["backend", "model", "loss", "loss_fn", "clip"])
-def test_trainer_rebuilds_the_fused_strategy_when_a_setting_changes(what):
+def test_trainer_rebuilds_the_onecall_strategy_when_a_setting_changes(what):
     tr = _trainer()
     tr.backend = be = _Backend(_Compiled())
     f = tr._fused()
@@ -591,7 +591,7 @@ def test_trainer_strategy_choice():
     assert (f.batch_size, f.shuffle, f.rng, f.fallback) == (None, False, None, tr._per_layer)
 
 
-def test_fit_with_a_fused_backend_counts_and_records(monkeypatch):
+def test_fit_with_a_onecall_backend_counts_and_records(monkeypatch):
     monkeypatch.setattr(strategies.time, "perf_counter", _Clock(0.0, 0.05, 1.0, 1.1))
     tr = _trainer()
     compiled = _Compiled()
@@ -604,7 +604,7 @@ def test_fit_with_a_fused_backend_counts_and_records(monkeypatch):
     assert h.loss == [0.5 + e for e in range(10)] + [0.5, 1.5]
 
 
-def test_fit_with_a_fused_backend_stops_stretches_at_observed_epochs():
+def test_fit_with_a_onecall_backend_stops_stretches_at_observed_epochs():
     tr = _trainer()
     compiled = _Compiled()
     tr.backend = _Backend(compiled)
@@ -790,7 +790,7 @@ def test_fit_stops_after_the_epoch_a_signal_came_in():
     np.testing.assert_allclose(h.loss, _hand_fit(X, y, 2)[0], rtol=1e-12)
 
 
-def test_fit_without_observers_runs_fused_stretches_to_the_end(monkeypatch):
+def test_fit_without_observers_runs_onecall_stretches_to_the_end(monkeypatch):
     monkeypatch.setattr(strategies, "STRETCH_SECONDS", math.inf)
     tr = _trainer()
     compiled = _Compiled()
@@ -1032,13 +1032,16 @@ def test_pickle_keeps_settings_and_trains_the_same():
     X, y = _data()
     tr = _trainer(seed=3)
     tr.fit(X, y, 2, batch_size=3)
-    tr.backend = fastnn.backends.get_backend("numpy")
-    tr._fused()
+    tr.backend = _Backend(_Compiled())
+    built = tr._fused()
     state = tr.__getstate__()
-    assert state["backend"] == "numpy"
+    assert state["backend"] == "fake"
     assert "_per_layer" not in state
     assert state["_fused_for"] is None and state["_fused_strategy"] is None
-    assert tr._fused_for is not None and tr._per_layer is not None  # the trainer keeps its own
+    assert tr._fused_strategy is built and tr._fused_for is not None  # the trainer keeps its own
+    assert isinstance(tr._per_layer, strategies.PerLayer)
+    tr.backend = fastnn.backends.get_backend("numpy")
+    tr._fused()
     copy = pickle.loads(pickle.dumps(tr))
     assert copy.backend is fastnn.backends.get_backend("numpy")
     assert copy._fused_for is None and copy._fused_strategy is None
@@ -1083,6 +1086,27 @@ def test_evaluate_of_a_diverged_model_is_not_finite():
     tr.model.params[0] = math.inf
     loss, acc = tr.evaluate(X, y)
     assert math.isnan(loss) or math.isinf(loss)
+
+
+def test_predict_and_evaluate_say_nothing_of_overflows(monkeypatch):
+    X, y = _data()
+    tr = _trainer()
+    tr.model.params[0] = 1e300
+    with np.errstate(all="raise"):
+        pred = tr.predict(X * 1e10)
+        assert np.isinf(pred).any()
+        monkeypatch.setattr(T, "PREDICT_CHUNK", 2)
+        np.testing.assert_array_equal(tr.predict(X * 1e10), pred)
+        monkeypatch.setattr(T, "PREDICT_CHUNK", 65536)
+        tr.model.params[0] = 1e200
+        loss, acc = tr.evaluate(X, y)  # (pred - y)^2 overflows in the loss
+        assert loss == math.inf
+    model = Sequential([Dense(2, 2)])
+    model.params[...] = [math.inf, 0.0, 0.0, 0.0, 0.0, 0.0]
+    sm = Trainer(model, loss="softmax_cross_entropy", backend="reference")
+    with np.errstate(all="raise"):
+        loss, acc = sm.evaluate(np.ones((3, 2)), np.eye(2)[[0, 1, 0]])  # inf - inf in the loss
+    assert math.isnan(loss)
 
 
 def test_predict_refuses_non_finite_x():
