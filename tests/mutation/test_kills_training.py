@@ -116,7 +116,8 @@ def test_fit_matches_a_hand_loop(backend, case):
     if "clip_" in case:
         kw["clip"] = case["clip_"]
     tr = _trainer(backend, lr=0.2, seed=case.get("seed"), l2=case.get("l2", 0.0), **kw)
-    h = tr.fit(X, y, epochs, batch_size=case.get("batch"), shuffle=case.get("shuffle", True))
+    more = {"shuffle": case["shuffle"]} if "shuffle" in case else {}  # default: shuffled
+    h = tr.fit(X, y, epochs, batch_size=case.get("batch"), **more)
     losses, accs, W, b = _hand_fit(X, y, epochs, lr=0.2, **case)
     np.testing.assert_allclose(h.loss, losses, rtol=1e-12, atol=0)
     assert h.accuracy == accs
@@ -172,6 +173,41 @@ def test_step_returns_loss_and_correct_and_updates():
     assert loss == pytest.approx(want_loss, rel=1e-13)
     assert correct == want_correct
     np.testing.assert_allclose(tr.model.params, _params(W, b), rtol=1e-13)
+
+
+class _Spy:
+    """The reference backend, recording what ``dense_backward`` is asked for."""
+
+    NAME = "reference"
+
+    def __init__(self):
+        self.be, self.need_dx = fastnn.backends.get_backend("reference"), []
+
+    def dense_backward(self, x, W, dout, need_dx):
+        self.need_dx.append(need_dx)
+        return self.be.dense_backward(x, W, dout, need_dx)
+
+    def __getattr__(self, name):
+        return getattr(self.be, name)
+
+
+def test_step_skips_the_input_gradient():
+    X, y = _data()
+    tr = _trainer()
+    tr.backend = spy = _Spy()
+    tr.fit(X, y, 2, batch_size=4)
+    assert spy.need_dx == [False] * 4
+
+
+def test_check_data_casts_to_the_model_dtype():
+    X, y = _data()
+    tr = Trainer(_linear(dtype="float32"), backend="reference")
+    Xc, yc = tr._check_data(X, y.astype(np.int64)[:, 0])
+    assert Xc.dtype == np.float32 and yc.dtype == np.float32 and yc.shape == (7, 1)
+    np.testing.assert_array_equal(yc, y.astype(np.float32))
+    assert yc.flags.c_contiguous and Xc.flags.c_contiguous
+    Xc, yc = _trainer()._check_data(X[::-1], np.asfortranarray(np.c_[y, y])[:, :1])
+    assert yc.dtype == np.float64 and yc.flags.c_contiguous and Xc.flags.c_contiguous
 
 
 # -- strategies: PerLayer, MiniBatch, epoch_order ---------------------------------------------
@@ -309,6 +345,9 @@ class _Backend:
         self.specs.append(spec)
         return self.compiled
 
+    def __getattr__(self, name):  # the per-layer kernels: the reference backend's
+        return getattr(fastnn.backends.get_backend("reference"), name)
+
 
 class _Clock:
     def __init__(self, *times):
@@ -387,6 +426,27 @@ def test_onecall_full_batch_run(monkeypatch):
     assert fb.calls == []
 
 
+def test_onecall_stretches_follow_the_measured_speed(monkeypatch):
+    monkeypatch.setattr(strategies.time, "perf_counter", _Clock(0.0, 0.5, 1.0, 1.5, 2.0, 2.0))
+    compiled = _Compiled()
+    f, _ = _fused(compiled)
+    X, y = _data(6)
+    f.run(X, y, 40)
+    f.run(X, y, 40)
+    assert f.per_epoch == {(6, None): 0.1}
+    f.run(X, y, 40)
+    assert [c["epochs"] for c in compiled.calls] == [10, 5, 2]
+
+
+def test_onecall_full_batch_early_stop():
+    compiled = _Compiled(stop=2)
+    f, _ = _fused(compiled)
+    X, y = _data(6)
+    losses, accs = f.run(X, y, 5)
+    assert losses == [0.5, 1.5] and accs == [0.0, 1 / 6]
+    assert f.optimizer.t == 2 and f.rng is None
+
+
 def test_onecall_run_makes_the_state_contiguous():
     compiled = _Compiled()
     f, _ = _fused(compiled, "adam")
@@ -448,7 +508,7 @@ def test_onecall_minibatch_run_draws_at_least_one_epoch(monkeypatch):
 
 
 def test_onecall_batch_of_n_or_more_is_full_batch():
-    compiled = _Compiled()
+    compiled = _Compiled(stop=2)  # stopped early: still nothing drawn
     f, _ = _fused(compiled)
     rng = np.random.default_rng(0)
     state = rng.bit_generator.state
@@ -457,7 +517,7 @@ def test_onecall_batch_of_n_or_more_is_full_batch():
     f.run(X, y, 3)
     call = compiled.calls[0]
     assert call["batch_size"] is None and call["order"] is None and call["epochs"] == 3
-    assert f.optimizer.t == 3
+    assert f.optimizer.t == 2
     assert rng.bit_generator.state == state
     assert f._orders(7, 2) is None
     f.batch_size = None
@@ -800,6 +860,9 @@ def test_fit_without_observers_runs_onecall_stretches_to_the_end(monkeypatch):
     assert [c["epochs"] for c in compiled.calls] == [30]
     tr.fit(X, y, 5, fresh_data=lambda e: (X, y))
     assert [c["epochs"] for c in compiled.calls][1:] == [1] * 5
+    h = tr.fit(X, y, 4, val_data=(X, y))
+    assert [c["epochs"] for c in compiled.calls][6:] == [1] * 4
+    assert len(h.val_loss) == 4 and h.epoch == [36, 37, 38, 39]
 
 
 # -- divergence -------------------------------------------------------------------------------
@@ -1155,6 +1218,16 @@ def test_memory_checks(monkeypatch, how):
     assert seen[0] == want
 
 
+def test_memory_check_of_wide_outputs(monkeypatch):
+    seen = []
+    monkeypatch.setattr(T, "check_fits", lambda need, what: seen.append(need))
+    tr = Trainer(Sequential([Dense(2, 3)]), backend="reference")
+    fp = tr.model.footprint
+    assert (fp.params, fp.per_sample, fp.itemsize) == (9, 5, 8)
+    tr.predict(np.zeros((4, 2)))
+    assert seen == [8 * (5 * 4) + 4 * 3 * 8]
+
+
 def test_memory_message_with_thousands(monkeypatch):
     seen = []
     monkeypatch.setattr(T, "check_fits", lambda need, what: seen.append(what))
@@ -1319,3 +1392,33 @@ def test_restore_l2_message_the_other_way():
     with pytest.raises(CheckpointError, match="^" + re.escape(
             "the checkpoint was trained with l2 penalty 0.0; this trainer has 0.5") + "$"):
         tr.restore(ck)
+
+
+def test_fit_on_one_row():
+    X, y = _data(1)
+    h = _trainer().fit(X, y, 2)
+    np.testing.assert_allclose(h.loss, _hand_fit(X, y, 2)[0], rtol=1e-12)
+
+
+def test_fit_runs_under_the_thread_setting():
+    import numba
+
+    X, y = _data()
+    outside = numba.get_num_threads()
+    inside = []
+    Trainer(_linear(), backend="reference", threads=1).fit(
+        X, y, 2, log_every=1, log=lambda line: inside.append(numba.get_num_threads()))
+    assert inside == [1, 1] and numba.get_num_threads() == outside
+
+
+def test_fit_stretches_after_a_short_one_stop_at_the_next_observed_epoch():
+    tr = _trainer()
+    compiled = _Compiled(stop=3)  # every call runs 3 epochs at most
+    tr.backend = _Backend(compiled)
+    X, y = _data(6)
+    lines = []
+    h = tr.fit(X, y, 8, log_every=4, log=lines.append)
+    assert [c["epochs"] for c in compiled.calls] == [4, 1, 4, 1]
+    assert all(type(c["epochs"]) is int for c in compiled.calls)
+    assert [line.split()[1] for line in lines] == ["4/8", "8/8"]
+    assert h.epochs == 8
