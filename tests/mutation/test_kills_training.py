@@ -1180,7 +1180,7 @@ def test_predict_refuses_non_finite_x():
 
 
 @pytest.mark.parametrize("how", ["train", "train-batch", "train-float32", "predict",
-                                 "predict-strided", "predict-big"])
+                                 "predict-strided", "predict-big", "evaluate"])
 def test_memory_checks(monkeypatch, how):
     seen = []
     monkeypatch.setattr(T, "check_fits", lambda need, what: seen.append((need, what)))
@@ -1208,6 +1208,10 @@ def test_memory_checks(monkeypatch, how):
     elif how == "predict-strided":
         tr.predict(np.zeros((10, 4))[:, ::2])
         want = (8 * (per * 10) + 8 * 20 + 8 * 10, "running the model on 10 rows (a model of 3 "
+                "parameters)")
+    elif how == "evaluate":
+        tr.evaluate(X, y)
+        want = (8 * (per * 10) + 8 * 10, "running the model on 10 rows (a model of 3 "
                 "parameters)")
     else:
         monkeypatch.setattr(T, "PREDICT_CHUNK", 4)
