@@ -660,3 +660,57 @@ def test_a_subclass_with_the_old_update_hook_is_rejected():
         type("Old", (optim.Optimizer,), {"_update": lambda self, p, g: None})
     new = type("New", (optim.Optimizer,), {"_other": None})
     assert issubclass(new, optim.Optimizer) and new(0.5).lr == 0.5
+
+
+# -- get_optimizer: keywords checked against the class's own signature -----------------------
+
+class _OnlyLr(optim.Optimizer):
+    name = "only_lr"
+
+
+class _AnyKeyword(optim.Optimizer):
+    name = "any_keyword"
+
+    def __init__(self, lr, **kw):
+        super().__init__(lr)
+        self.kw = kw
+
+
+class _KeywordOnly(optim.Optimizer):
+    name = "keyword_only"
+
+    def __init__(self, lr, *extra, k=1.0):
+        super().__init__(lr)
+        self.k = k
+
+
+@pytest.fixture
+def user_optimizers(monkeypatch):
+    for cls in (_OnlyLr, _AnyKeyword, _KeywordOnly):
+        monkeypatch.setitem(optim.OPTIMIZERS, cls.name, cls)
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("adam", {"momentum": 0.9},
+     "optimizer 'adam' takes no keyword 'momentum'; its keywords: beta1, beta2, eps"),
+    ("sgd", {"nu": 1.0, "betas": 2.0, "momentum": 0.5},
+     "optimizer 'sgd' takes no keywords 'betas', 'nu'; its keywords: momentum"),
+    ("only_lr", {"x": 1.0}, "optimizer 'only_lr' takes no keyword 'x'; its keywords: none but lr"),
+    ("keyword_only", {"extra": 1.0},
+     "optimizer 'keyword_only' takes no keyword 'extra'; its keywords: k"),
+    ("lamb", {}, "unknown optimizer 'lamb'; choose from: sgd, momentum, adagrad, rmsprop, adam, "
+                 "adamw, nesterov, only_lr, any_keyword, keyword_only"),
+])
+def test_get_optimizer_names_the_keywords_it_takes(user_optimizers, name, kwargs, message):
+    with raises(ValueError, message):
+        optim.get_optimizer(name, 0.1, **kwargs)
+
+
+def test_get_optimizer_passes_the_keywords_on(user_optimizers):
+    opt = optim.get_optimizer("adamw", 0.25, eps=0.5, weight_decay=0.0, beta2=0.5)
+    assert (type(opt), opt.lr, opt.eps, opt.weight_decay, opt.beta2) == (optim.AdamW, 0.25,
+                                                                         0.5, 0.0, 0.5)
+    assert optim.get_optimizer("any_keyword", 0.5, foo=2.0, bar=3.0).kw == {"foo": 2.0,
+                                                                            "bar": 3.0}
+    assert optim.get_optimizer("keyword_only", 0.5, k=2.0).k == 2.0
+    assert type(optim.get_optimizer("only_lr", 0.5)) is _OnlyLr
