@@ -138,7 +138,7 @@ def test_the_pool_oracle_matches_a_hand_worked_case():
             bwd(x, np.array([[[[1.0, 10.0, 100.0], [1000.0, 1e4, 1e5]]]]), 2, 1)[0, 0], dx[0, 0])
 
 
-# -- convolution ------------------------------------------------------------------------------------
+# -- convolution -----------------------------------------------------------------------------------
 
 # (N, C, F, H, W, KH, KW, stride, padding)
 CONV_CASES = [
@@ -187,7 +187,7 @@ def test_conv2d_forward_and_backward_are_the_direct_sums(impl, k, dtype):
     assert out.flags.c_contiguous and dW.flags.c_contiguous
 
 
-# -- max pooling ------------------------------------------------------------------------------------
+# -- max pooling -----------------------------------------------------------------------------------
 
 # (N, C, H, W, size, stride); stride None: the window height
 POOL_CASES = [
@@ -235,7 +235,7 @@ def test_max_pool2d_finds_a_maximum_at_each_offset_of_the_window():
         np.testing.assert_array_equal(bwd(x, dout, (2, 3)), x * dout)
 
 
-# -- dense ------------------------------------------------------------------------------------------
+# -- dense -----------------------------------------------------------------------------------------
 
 X = np.array([[1.0, 2.0, -1.0], [0.0, 3.0, 2.0]])           # (N=2, Din=3)
 WD = np.array([[1.0, 0.0, 2.0, -1.0], [2.0, 1.0, 0.0, 1.0], [-1.0, 3.0, 1.0, 0.0]])  # (3, 4)
@@ -264,7 +264,7 @@ def test_dense_hand_worked_numbers():
             np.testing.assert_array_equal(db2, db_want)
 
 
-# -- activations ------------------------------------------------------------------------------------
+# -- activations -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("be", [R, NP], ids=["reference", "numpy"])
 def test_activation_wrappers_pass_their_arguments(be):
@@ -280,7 +280,7 @@ def test_activation_wrappers_pass_their_arguments(be):
     np.testing.assert_array_equal(be.activation_backward("sigmoid", y, dy), [0.0, -14.0, 1.0])
 
 
-# -- error messages: the kernel each one names --------------------------------------------------------
+# -- error messages: the kernel each one names -----------------------------------------------------
 
 CHOICES = "sigmoid, tanh, relu, leaky_relu, identity"
 Z2 = np.zeros(2)
