@@ -152,6 +152,9 @@ CONV_CASES = [
     (3, 2, 1, 4, 3, 1, 1, 1, 0),     # 1x1 kernel, F = 1
     (2, 2, 3, 4, 5, 2, 2, 1, 1),
     (2, 1, 2, 3, 2, 3, 4, 1, 1),
+    # stride 2, one output: kernel row/column 0 meets only padding, and the empty range's
+    # slice bounds, were it taken, would wrap round to rows/columns 0 and 2 of the image
+    (2, 2, 3, 4, 5, 7, 8, 2, 2),
 ]
 
 
