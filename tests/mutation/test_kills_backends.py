@@ -357,7 +357,7 @@ def _too_big(kernel, what, shape, dtype):
             "this machine's memory (0.0 GiB); use smaller batches")
 
 
-@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("padding", [0, 1, 2])
 def test_buffer_errors_name_the_kernel_buffer_and_shape(monkeypatch, padding):
     monkeypatch.setattr(base, "_physical_memory", lambda: 1)   # every buffer is too big
     rng = np.random.default_rng(7)
