@@ -182,10 +182,6 @@ def _value(cell: str):
     return _UNSUPPORTED if "_" in cell else v
 
 
-def _is_number(cell: str) -> bool:
-    return _value(cell) is not None
-
-
 def _cell_error(path: Path, cell: str, v, line: int, column: int) -> DataFileError:
     where = f"at line {line}, column {column}"
     text = cell.strip()

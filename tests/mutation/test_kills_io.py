@@ -1371,3 +1371,143 @@ def test_standardizer_of_extreme_columns():
     assert str(info.value) == ("feature 1 of row 1 (1e+300) is too far from the data the "
                                "standardization was fitted on (mean 1, std 1e-300) to be "
                                "represented")
+
+
+# -- checkpoint survivors of the first pass --------------------------------------------------------
+
+def test_a_float32_model_wants_float32_slots(tmp_path):
+    a = base_arrays()
+    a.update({"config": js({**CONFIG, "dtype": "float32"}),
+              "params": np.ones(13, dtype=np.float32), "opt.m": np.ones(13, dtype=np.float32)})
+    p = write_ckpt(tmp_path / "m.npz", a)  # opt.v stays float64
+    assert refused(p) == bad(p, "opt.v must be a float32 array of shape (13,), got a float64 "
+                                "array of shape (13,)")
+    a["opt.v"] = np.ones(13, dtype=np.float32)
+    c = checkpoint.load(write_ckpt(tmp_path / "n.npz", a))
+    assert c.optimizer_state["v"].dtype == np.float32
+
+
+def test_the_float32_footprint_is_what_memory_is_checked_for(tmp_path, monkeypatch):
+    from fastnn.nn.layers import layer_from_config
+    from fastnn.nn.model import plan
+    layers = [{"type": "Dense", "din": 20, "dout": 20}]
+    arrays = {**weights_only(), "config": js({"layers": layers, "input_shape": [20],
+                                              "dtype": "float32"}),
+              "params": np.zeros(420, dtype=np.float32)}
+    p = write_ckpt(tmp_path / "f32.npz", arrays)
+    footprint = plan([layer_from_config(c) for c in layers], (20,), "float32")[1]
+    need = footprint.nbytes() + 1680 + 16 + 4 * len(str(arrays["config"])) + \
+        4 * len(str(arrays["meta"]))
+    monkeypatch.setattr(memory, "available_bytes", lambda: need)
+    assert checkpoint.load(p).model.params.dtype == np.float32
+    monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+    with pytest.raises(memory.MemoryLimitError) as info:
+        checkpoint.load(p)
+    assert str(info.value).startswith(f"{p}: loading its model of 420 parameters needs ")
+
+
+def test_a_wide_input_and_an_image_model_load(tmp_path):
+    a = weights_only()
+    a.update({"config": js({"layers": [{"type": "Dense", "din": 200, "dout": 1}],
+                            "input_shape": [200], "dtype": "float64"}),
+              "params": np.ones(201)})
+    assert checkpoint.load(write_ckpt(tmp_path / "w.npz", a)).model.input_shape == (200,)
+    cfg = {"layers": [{"type": "Conv2d", "cin": 1, "cout": 2, "kernel_size": [1, 1],
+                       "stride": 1, "padding": 0}], "input_shape": [1, 3, 3],
+           "dtype": "float64"}
+    a.update({"config": js(cfg), "params": np.arange(4.0)})
+    c = checkpoint.load(write_ckpt(tmp_path / "c.npz", a))
+    assert c.model.input_shape == (1, 3, 3) and c.model.output_shape == (2, 3, 3)
+    np.testing.assert_array_equal(c.model.params, [0, 1, 2, 3])
+
+
+def test_layers_that_do_not_chain(tmp_path):
+    a = weights_only()
+    a["config"] = js({**CONFIG, "layers": [LAYERS[0], {"type": "Dense", "din": 5, "dout": 1}]})
+    p = write_ckpt(tmp_path / "m.npz", a)
+    assert refused(p) == bad(p, "config: layer 1 (Dense(5, 1)) does not fit: Dense(5, 1) takes "
+                                "inputs of shape (5,), got (3,)")
+
+
+def test_an_rng_state_of_zeros_loads(tmp_path):
+    a = base_arrays()
+    _rng_state(state=0, inc=0)(a)
+    _rng(uinteger=0, has_uint32=0)(a)
+    c = checkpoint.load(write_ckpt(tmp_path / "m.npz", a))
+    assert c.trainer["rng"]["state"] == {"state": 0, "inc": 0}
+
+
+# -- data-file survivors of the first pass ---------------------------------------------------------
+
+def test_a_file_that_fails_to_open_after_its_check(tmp_path, monkeypatch):
+    p = text_file(tmp_path, "1,0\n2,1\n")
+    for error, detail in ((FileNotFoundError(2, "gone"), "no such file"),
+                          (PermissionError(13, "no"), "permission denied: cannot read it")):
+        def fail(*args, error=error, **kwargs):
+            raise error
+        monkeypatch.setattr(datafiles, "open", fail, raising=False)
+        assert message(datafiles.read_csv, p) == f"{p}: {detail}"
+    monkeypatch.undo()
+    real = os.fstat
+    import stat
+
+    def as_folder(fd):
+        st = real(fd)
+        return os.stat_result((stat.S_IFDIR | 0o755, *tuple(st)[1:]))
+    monkeypatch.setattr(os, "fstat", as_folder)
+    assert message(datafiles.read_csv, p) == f"{p}: is a folder, not a data file"
+
+
+def test_csv_survivors(tmp_path, monkeypatch):
+    # a quoted cell spanning CRLF lines keeps its CR (newline="" leaves it to the csv module)
+    p = text_file(tmp_path, b'1,2,0\r\n3,"x\r\ny",1\r\n')
+    assert message(datafiles.read_csv, p) == f"{p}: non-numeric cell 'x\\r\\ny' at line 3, " \
+                                             "column 2"
+    # a header name that starts with X, given as the label column: a name, not an index
+    p = text_file(tmp_path, "X1,b\n1,0\n2,1\n")
+    X, y, names = datafiles.read_csv(p, label_col="X1")
+    np.testing.assert_array_equal(y, [1, 2])
+    assert names == ["b"]
+    # a line longer than the limit that ends in any character but a newline
+    monkeypatch.setattr(datafiles, "MAX_LINE_CHARS", 8)
+    p = text_file(tmp_path, "1,2,3,40X\n")
+    assert message(datafiles.read_csv, p) == f"{p}: line 1 is longer than 8 characters"
+
+
+def test_a_large_npz_pipe_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(datafiles, "MAX_FILE_BYTES", 10)
+    p, t = _fifo_with(tmp_path, "d.npz", b"PK\x03\x04" + b"\0" * 20)
+    assert message(datafiles.read_arrays, p) == (f"{p}: larger than 10 bytes, the most fastnn "
+                                                 "reads from one data file (a quarter of this "
+                                                 "machine's memory)")
+    t.join(5)
+
+
+def test_load_dataset_passes_its_settings_on(tmp_path):
+    p = _npz(tmp_path / "d.npz", X=np.array([[1.0], [2.0]]))
+    assert message(datafiles.load_dataset, p) == f"{p}: no array named 'y' (the labels)"
+    p = _npz(tmp_path / "e.npz", X=np.array([[1.0], [2.0]]), y=np.array([0, 1]))
+    d = datafiles.load_dataset(p, has_labels=False)
+    assert d.y is None
+    np.testing.assert_array_equal(d.X, [[1], [2]])
+    p = text_file(tmp_path, "1,4\n2,4\n")
+    assert message(datafiles.load_dataset, p) == \
+        f"{p}: every label is 4: a single class cannot be learned"
+    d = datafiles.load_dataset(p, has_labels=False)
+    np.testing.assert_array_equal(d.X, [[1, 4], [2, 4]])
+
+
+def test_standardizer_fit_survivors():
+    s = Standardizer.fit(np.array([[1.0], [2.0], [4.0]], dtype=np.float32) / 3)
+    assert s.mean.dtype == np.float64 and s.std.dtype == np.float64
+    X = np.array([[0.1], [0.7]])  # the direct formula, bit for bit (no rescaling)
+    s = Standardizer.fit(X)
+    assert s.mean[0] == X.mean() and s.std[0] == X.std()
+    assert s.std[0] != 0.3  # the rescaled formula gives 0.3 exactly; this one does not
+    # a constant column below the others' maximum stays constant (std 1)
+    s = Standardizer.fit(np.array([[0.5, 2.0], [0.5, 3.0]]))
+    np.testing.assert_array_equal(s.mean, [0.5, 2.5])
+    np.testing.assert_array_equal(s.std, [1.0, 0.5])
+    # each column is rescaled by its own largest |x|
+    s = Standardizer.fit(np.array([[1e200, 1.0], [3e200, 2.0]]))
+    assert s.mean[1] == 1.5 and s.std[1] == 0.5
