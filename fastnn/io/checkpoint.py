@@ -295,7 +295,7 @@ def _training_state(ckpt: _Archive, out: Checkpoint, params: np.ndarray) -> None
                                  all(_is_number(v) for v in clip) and clip[0] < clip[1]):
         raise ckpt.bad(f"trainer: clip must be null or [lo, hi] with lo < hi, got "
                        f"{_short(clip)}")
-    if "l2" in trainer and not (_is_number(trainer["l2"]) and 0 <= trainer["l2"] < math.inf):
+    if "l2" in trainer and not (_is_number(trainer["l2"]) and trainer["l2"] >= 0):
         raise ckpt.bad(f"trainer: l2 must be a number >= 0, got {_short(trainer['l2'])}")
     if trainer["seed"] is not None and not _is_int(trainer["seed"]):
         raise ckpt.bad(f"trainer: seed must be null or an integer >= 0, got "

@@ -182,10 +182,6 @@ def _value(cell: str):
     return _UNSUPPORTED if "_" in cell else v
 
 
-def _is_number(cell: str) -> bool:
-    return _value(cell) is not None
-
-
 def _cell_error(path: Path, cell: str, v, line: int, column: int) -> DataFileError:
     where = f"at line {line}, column {column}"
     text = cell.strip()
@@ -289,10 +285,9 @@ def read_csv(path: str | Path, label_col: str | int | None = None,
     if has_labels is None:
         has_labels = label_col is not None or (n_features is not None
                                                and ncols == n_features + 1)
-    min_cols = 2 if has_labels else 1
-    if ncols < min_cols:
-        raise _error(path, f"line {first_line} has {ncols} column(s); need at least "
-                     f"{min_cols} (features{' and a label' if has_labels else ''})")
+    if has_labels and ncols < 2:  # every row has a field: only a label needs a second one
+        raise _error(path, f"line {first_line} has {ncols} column(s); need at least 2 "
+                     "(features and a label)")
     names = header or [f"x{i}" for i in range(ncols)]
     if not has_labels:
         return values, None, names
