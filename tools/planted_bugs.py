@@ -21,6 +21,16 @@ in seconds, where a mutmut run needs minutes of generation and stats first.
 
 A leading ``fastnn`` or ``python`` in the command is this interpreter (``python -m
 fastnn.app.cli``). The pristine copy runs first and must pass.
+
+Numba's cache (``NUMBA_CACHE_DIR``, default ``/tmp/numba-cache-planted``) drops a file's kernels
+when the file's stamp (mtime and size) changes. The pristine run warms that folder; each bug
+then runs with its own copy of it (removed after), and the pristine file is put back with its
+own mtime, so every bug starts from the warm pristine cache and pays only for its own
+recompiles (a bug in a file the kernels are keyed on, see ``fastnn/backends/numba/cache.py``,
+still recompiles them all). A planted file gets the pristine mtime plus 2 s per bug: never the
+pristine stamp (numba would load the pristine kernels and hide the bug), and no two bugs share
+one (Python's ``.pyc`` in the tree is keyed on mtime and size too, and two bugs in one file can
+have one size).
 """
 
 from __future__ import annotations
@@ -186,9 +196,13 @@ def _command(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def _run(cmd: list[str], tree: Path, timeout: float) -> tuple[int, float, str]:
-    env = dict(os.environ, PYTHONPATH=str(tree),
-               NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba-cache-planted"))
+#: The warm cache: the pristine run fills it, each bug runs on a copy (module docstring).
+NUMBA_CACHE = Path(os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba-cache-planted"))
+
+
+def _run(cmd: list[str], tree: Path, timeout: float,
+         cache: Path = NUMBA_CACHE) -> tuple[int, float, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_CACHE_DIR=str(cache))
     t0 = time.perf_counter()
     try:
         p = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True,
@@ -244,14 +258,21 @@ def _plant(args, bugs, tree: Path) -> int:
     if code != 0:
         return 2
     caught = 0
-    for bug_id, path, old, new, _ in bugs:
+    for i, (bug_id, path, old, new, _) in enumerate(bugs):
         target = tree / path
-        pristine = target.read_text()
+        pristine, st = target.read_text(), target.stat()
         target.write_text(pristine.replace(old, new))
-        try:
-            code, secs, tail = _run(cmd, tree, args.timeout)
-        finally:
-            target.write_text(pristine)
+        # a stamp of its own: never the pristine one, nor another bug's (module docstring)
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + (i + 1) * 2_000_000_000))
+        with tempfile.TemporaryDirectory(prefix="planted-cache-") as scratch:
+            cache = Path(scratch) / "numba"  # this bug's copy of the warm cache
+            if NUMBA_CACHE.is_dir():
+                shutil.copytree(NUMBA_CACHE, cache)
+            try:
+                code, secs, tail = _run(cmd, tree, args.timeout, cache)
+            finally:  # the pristine text and stamp: the tree the warm cache knows
+                target.write_text(pristine)
+                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         caught += code != 0
         print(f"{bug_id:<24} {'caught' if code != 0 else 'LIVED':<7} {secs:6.1f}s  {tail}",
               flush=True)
