@@ -261,18 +261,18 @@ def _plant(args, bugs, tree: Path) -> int:
     for i, (bug_id, path, old, new, _) in enumerate(bugs):
         target = tree / path
         pristine, st = target.read_text(), target.stat()
-        target.write_text(pristine.replace(old, new))
-        # a stamp of its own: never the pristine one, nor another bug's (module docstring)
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + (i + 1) * 2_000_000_000))
-        with tempfile.TemporaryDirectory(prefix="planted-cache-") as scratch:
-            cache = Path(scratch) / "numba"  # this bug's copy of the warm cache
-            if NUMBA_CACHE.is_dir():
-                shutil.copytree(NUMBA_CACHE, cache)
-            try:
+        try:
+            target.write_text(pristine.replace(old, new))
+            # a stamp of its own: never the pristine one, nor another bug's (module docstring)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + (i + 1) * 2_000_000_000))
+            with tempfile.TemporaryDirectory(prefix="planted-cache-") as scratch:
+                cache = Path(scratch) / "numba"  # this bug's copy of the warm cache
+                if NUMBA_CACHE.is_dir():
+                    shutil.copytree(NUMBA_CACHE, cache)
                 code, secs, tail = _run(cmd, tree, args.timeout, cache)
-            finally:  # the pristine text and stamp: the tree the warm cache knows
-                target.write_text(pristine)
-                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:  # the pristine text and stamp (the tree the warm cache knows), whatever failed
+            target.write_text(pristine)
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
         caught += code != 0
         print(f"{bug_id:<24} {'caught' if code != 0 else 'LIVED':<7} {secs:6.1f}s  {tail}",
               flush=True)

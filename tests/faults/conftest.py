@@ -89,8 +89,8 @@ def assert_no_temp(folder: Path | str) -> None:
 
 @pytest.fixture
 def trained(tmp_path_factory) -> Path:
-    """A finished XOR run's output folder (model.npz and the rest), trained once per test (in
-    this process, so that mutation testing's mutants reach it)."""
+    """A finished XOR run's output folder (model.npz and the rest), trained afresh for each
+    test, since tests damage its files (in this process: quicker than a CLI child)."""
     out = tmp_path_factory.mktemp("trained") / "run"
     assert main(["train", "--epochs", "200", "--quiet", "--out", str(out)]) == 0
     return out
