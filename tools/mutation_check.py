@@ -52,7 +52,11 @@ def _functions(module: str) -> dict[str, str]:
     """Source of every function in mutmut's copy of a module, by name."""
     path = ROOT / "mutants" / Path(*module.split(".")).with_suffix(".py")
     text = path.read_text(encoding="utf-8")
-    return {node.name: ast.get_source_segment(text, node) or ""
+    # as ast.get_source_segment (the first line from the def on), which would split the whole
+    # file again for every function
+    lines = text.splitlines()
+    return {node.name: "\n".join([lines[node.lineno - 1][node.col_offset:],
+                                  *lines[node.lineno:node.end_lineno]])
             for node in ast.walk(ast.parse(text))
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
 
